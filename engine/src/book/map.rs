@@ -1,0 +1,220 @@
+//! A fixed-capacity open-addressing map from non-zero `u64` keys to `u32` values.
+//!
+//! Used for point lookups only (order id → slot, price → level), never iterated, so its layout
+//! cannot leak into results. It is sized once and never grows, so inserting never allocates.
+//!
+//! # Layout
+//! Linear probing over a power-of-two table at most half full; key 0 marks an empty bucket.
+//! Deletion shifts the following cluster back (no tombstones), so probe lengths stay short
+//! under the endless insert/delete churn of an order book.
+//!
+//! # Complexity
+//! Expected O(1) for get, insert and remove at load ≤ 1/2.
+
+const EMPTY: u64 = 0;
+
+/// Fixed-capacity `u64 → u32` map.
+#[derive(Clone, Debug)]
+pub struct U64Map {
+    keys: Vec<u64>,
+    values: Vec<u32>,
+    mask: usize,
+    shift: u32,
+    len: usize,
+    capacity: usize,
+}
+
+impl U64Map {
+    /// Creates a map that holds up to `capacity` entries.
+    #[must_use]
+    pub fn with_capacity(capacity: usize) -> Self {
+        let buckets = (capacity.max(4) * 2).next_power_of_two();
+        Self {
+            keys: vec![EMPTY; buckets],
+            values: vec![0; buckets],
+            mask: buckets - 1,
+            shift: 64 - buckets.trailing_zeros(),
+            len: 0,
+            capacity,
+        }
+    }
+
+    /// Entries held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the map holds nothing.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Entries the map can hold.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    #[inline]
+    fn home(&self, key: u64) -> usize {
+        // Fibonacci hashing: sequential ids and prices spread over the table.
+        let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift;
+        usize::try_from(h).expect("invariant: shift leaves at most log2(buckets) bits")
+    }
+
+    /// Returns the value for `key`.
+    #[inline]
+    #[must_use]
+    pub fn get(&self, key: u64) -> Option<u32> {
+        debug_assert_ne!(key, EMPTY);
+        let mut i = self.home(key);
+        loop {
+            let k = self.keys[i];
+            if k == key {
+                return Some(self.values[i]);
+            }
+            if k == EMPTY {
+                return None;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Inserts `key → value`; returns `false` (and changes nothing) if the key was present or
+    /// the map is full.
+    #[inline]
+    pub fn insert(&mut self, key: u64, value: u32) -> bool {
+        assert_ne!(key, EMPTY, "invariant: map keys are non-zero");
+        if self.len >= self.capacity {
+            return false;
+        }
+        let mut i = self.home(key);
+        loop {
+            let k = self.keys[i];
+            if k == key {
+                return false;
+            }
+            if k == EMPTY {
+                self.keys[i] = key;
+                self.values[i] = value;
+                self.len += 1;
+                return true;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Overwrites the value of a present key; returns whether it was present.
+    #[inline]
+    pub fn set(&mut self, key: u64, value: u32) -> bool {
+        let mut i = self.home(key);
+        loop {
+            let k = self.keys[i];
+            if k == key {
+                self.values[i] = value;
+                return true;
+            }
+            if k == EMPTY {
+                return false;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Removes `key`, returning its value.
+    #[inline]
+    pub fn remove(&mut self, key: u64) -> Option<u32> {
+        let mut i = self.home(key);
+        loop {
+            let k = self.keys[i];
+            if k == EMPTY {
+                return None;
+            }
+            if k == key {
+                break;
+            }
+            i = (i + 1) & self.mask;
+        }
+        let value = self.values[i];
+        self.len -= 1;
+        // Backward-shift deletion: move later members of the cluster into the hole when their
+        // home bucket does not lie (cyclically) between the hole and their current bucket.
+        let mut hole = i;
+        let mut j = i;
+        loop {
+            j = (j + 1) & self.mask;
+            let k = self.keys[j];
+            if k == EMPTY {
+                break;
+            }
+            let home = self.home(k);
+            let dist_home = j.wrapping_sub(home) & self.mask;
+            let dist_hole = j.wrapping_sub(hole) & self.mask;
+            if dist_home >= dist_hole {
+                self.keys[hole] = k;
+                self.values[hole] = self.values[j];
+                hole = j;
+            }
+        }
+        self.keys[hole] = EMPTY;
+        Some(value)
+    }
+
+    /// Removes every entry, keeping the memory.
+    pub fn clear(&mut self) {
+        self.keys.fill(EMPTY);
+        self.len = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn insert_get_remove() {
+        let mut m = U64Map::with_capacity(4);
+        assert!(m.insert(7, 70));
+        assert!(!m.insert(7, 71));
+        assert_eq!(m.get(7), Some(70));
+        assert!(m.set(7, 72));
+        assert_eq!(m.remove(7), Some(72));
+        assert_eq!(m.get(7), None);
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn full_map_refuses() {
+        let mut m = U64Map::with_capacity(2);
+        assert!(m.insert(1, 1));
+        assert!(m.insert(2, 2));
+        assert!(!m.insert(3, 3));
+        assert_eq!(m.len(), 2);
+    }
+
+    proptest! {
+        #[test]
+        fn behaves_like_btreemap(ops in proptest::collection::vec((1u64..64, any::<bool>()), 0..400)) {
+            let mut m = U64Map::with_capacity(64);
+            let mut model = BTreeMap::new();
+            for (i, (key, insert)) in ops.into_iter().enumerate() {
+                let value = u32::try_from(i).expect("small");
+                if insert {
+                    let fresh = !model.contains_key(&key);
+                    prop_assert_eq!(m.insert(key, value), fresh);
+                    model.entry(key).or_insert(value);
+                } else {
+                    prop_assert_eq!(m.remove(key), model.remove(&key));
+                }
+                prop_assert_eq!(m.len(), model.len());
+                for k in 1..64 {
+                    prop_assert_eq!(m.get(k), model.get(&k).copied());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Order storage: a preallocated slab of fixed-size slots plus an id index.
+//!
+//! # Layout
+//! One 64-byte [`OrderSlot`] per resting order, addressed by a `u32` slot index. Slots link
+//! into two intrusive doubly linked lists: the FIFO of their price level, and the list of their
+//! account's orders (for mass cancel). [`NIL`] ends a list. Free slots are kept on a LIFO free
+//! list, so slot reuse is deterministic.
+//!
+//! # Complexity
+//! Allocate, free and look up by id are O(1).
+
+use super::map::U64Map;
+use crate::command::Side;
+
+/// The end of an intrusive list.
+pub const NIL: u32 = u32::MAX;
+
+/// Flag bit: the order only reduces its account's position.
+pub const FLAG_REDUCE_ONLY: u8 = 1;
+/// Flag bit: the order is post-only (reject policy) and must not take when amended.
+pub const FLAG_POST_ONLY: u8 = 2;
+/// Flag bit: the order is post-only with the reprice (slide) policy.
+pub const FLAG_POST_ONLY_SLIDE: u8 = 4;
+
+/// One resting order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(64))]
+pub struct OrderSlot {
+    /// Order id; 0 in a free slot.
+    pub id: u64,
+    /// Limit price in ticks.
+    pub price: i64,
+    /// Open quantity in lots (> 0 while resting).
+    pub qty_open: i64,
+    /// The client's reference.
+    pub client_ref: u64,
+    /// Owner.
+    pub account: u32,
+    /// Previous order in the level FIFO.
+    pub prev: u32,
+    /// Next order in the level FIFO.
+    pub next: u32,
+    /// Level slot in the market's book.
+    pub level: u32,
+    /// Previous order of the same account.
+    pub account_prev: u32,
+    /// Next order of the same account.
+    pub account_next: u32,
+    /// Market id.
+    pub market: u16,
+    /// Side.
+    pub side: Side,
+    /// `FLAG_*` bits.
+    pub flags: u8,
+}
+
+const _: () = assert!(core::mem::size_of::<OrderSlot>() == 64);
+
+impl OrderSlot {
+    const FREE: Self = Self {
+        id: 0,
+        price: 0,
+        qty_open: 0,
+        client_ref: 0,
+        account: 0,
+        prev: NIL,
+        next: NIL,
+        level: NIL,
+        account_prev: NIL,
+        account_next: NIL,
+        market: 0,
+        side: Side::Buy,
+        flags: 0,
+    };
+
+    /// A fresh unlinked slot for an order.
+    #[must_use]
+    pub fn new(id: u64, account: u32, market: u16, side: Side, price: i64, qty: i64) -> Self {
+        Self {
+            id,
+            account,
+            market,
+            side,
+            price,
+            qty_open: qty,
+            ..Self::FREE
+        }
+    }
+
+    /// Whether a flag bit is set.
+    #[inline]
+    #[must_use]
+    pub fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+/// The slab of all resting orders across all markets.
+#[derive(Clone, Debug)]
+pub struct Orders {
+    slots: Vec<OrderSlot>,
+    free: Vec<u32>,
+    index: U64Map,
+    capacity: u32,
+}
+
+impl Orders {
+    /// Creates storage for up to `capacity` orders. Memory is reserved now and touched lazily.
+    #[must_use]
+    pub fn with_capacity(capacity: u32) -> Self {
+        let n = capacity as usize;
+        Self {
+            slots: Vec::with_capacity(n),
+            free: Vec::with_capacity(n),
+            index: U64Map::with_capacity(n),
+            capacity,
+        }
+    }
+
+    /// Orders held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether no order is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Whether another order fits.
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        self.index.len() >= self.capacity as usize
+    }
+
+    /// Stores an order and indexes it by id. Returns `None` when full.
+    ///
+    /// # Panics
+    /// If the id is 0 or already present: ids are sequence numbers, unique by construction.
+    pub fn alloc(&mut self, slot: OrderSlot) -> Option<u32> {
+        if self.is_full() {
+            return None;
+        }
+        assert_ne!(
+            slot.id, 0,
+            "invariant: order ids are sequence numbers above 0"
+        );
+        let index = if let Some(i) = self.free.pop() {
+            self.slots[i as usize] = slot;
+            i
+        } else {
+            let i = u32::try_from(self.slots.len()).expect("invariant: capacity ≤ SLOT_MAX");
+            // Capacity was reserved up front, so this push never reallocates.
+            debug_assert!(self.slots.len() < self.slots.capacity());
+            self.slots.push(slot);
+            i
+        };
+        let fresh = self.index.insert(slot.id, index);
+        assert!(fresh, "invariant: order id {} is unique", slot.id);
+        Some(index)
+    }
+
+    /// Frees a slot and removes its id from the index.
+    ///
+    /// # Panics
+    /// If the slot is already free.
+    pub fn free(&mut self, index: u32) {
+        let id = self.slots[index as usize].id;
+        assert_ne!(id, 0, "invariant: slot {index} freed twice");
+        let removed = self.index.remove(id);
+        assert_eq!(removed, Some(index), "invariant: index agrees with slot");
+        self.slots[index as usize] = OrderSlot::FREE;
+        self.free.push(index);
+    }
+
+    /// Finds the slot of an order id.
+    #[inline]
+    #[must_use]
+    pub fn find(&self, id: u64) -> Option<u32> {
+        if id == 0 {
+            return None;
+        }
+        self.index.get(id)
+    }
+
+    /// The slot at `index`.
+    #[inline]
+    #[must_use]
+    pub fn get(&self, index: u32) -> &OrderSlot {
+        &self.slots[index as usize]
+    }
+
+    /// The slot at `index`, mutably.
+    #[inline]
+    pub fn get_mut(&mut self, index: u32) -> &mut OrderSlot {
+        &mut self.slots[index as usize]
+    }
+
+    /// Every slot ever used, free ones with id 0. For audits and hashing.
+    #[must_use]
+    pub fn slots(&self) -> &[OrderSlot] {
+        &self.slots
+    }
+}

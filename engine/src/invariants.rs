@@ -1,0 +1,219 @@
+//! The O(N) invariant audit, run after every command in tests, fuzzing, replay and with the
+//! `verify` feature.
+//!
+//! # Invariants
+//! - Each book side is strictly sorted, best first, and the book is uncrossed at rest.
+//! - Every level is non-empty, its FIFO links are consistent both ways, its count and total
+//!   equal its orders' count and open quantities, and every order on it agrees on market, side,
+//!   price and level.
+//! - Every resting order is in exactly one level and indexed once by id; nothing else is
+//!   indexed.
+//! - Each account's order list holds exactly its `orders_open` orders, all its own.
+//! - In every market positions sum to zero (long open interest equals short open interest)
+//!   and the long sum equals the tracked open interest.
+
+use crate::book::NIL;
+use crate::command::Side;
+use crate::state::{Engine, Market};
+
+macro_rules! ensure {
+    ($cond:expr, $($arg:tt)+) => {
+        if !$cond {
+            return Err(format!($($arg)+));
+        }
+    };
+}
+
+/// Checks every invariant; returns the first one broken.
+///
+/// # Errors
+/// A description of the broken invariant.
+pub fn check_all(engine: &Engine) -> Result<(), String> {
+    let mut resting = 0usize;
+    for m in engine.markets() {
+        resting += check_book(engine, m)?;
+        check_positions(engine, m)?;
+    }
+    ensure!(
+        resting == engine.orders().len(),
+        "books hold {resting} orders but {} are indexed",
+        engine.orders().len()
+    );
+    check_accounts(engine)
+}
+
+fn check_book(engine: &Engine, m: &Market) -> Result<usize, String> {
+    let id = m.spec.id.0;
+    let mut total = 0usize;
+    for side in [Side::Buy, Side::Sell] {
+        let mut previous: Option<i64> = None;
+        for level_idx in m.book.level_slots(side) {
+            let level = m.book.level(level_idx);
+            if let Some(p) = previous {
+                let better = match side {
+                    Side::Buy => p > level.price,
+                    Side::Sell => p < level.price,
+                };
+                ensure!(
+                    better,
+                    "market {id} {side:?} levels out of order at {}",
+                    level.price
+                );
+            }
+            previous = Some(level.price);
+            ensure!(
+                level.side == side,
+                "level {} on the wrong side",
+                level.price
+            );
+            ensure!(
+                m.book.find_level(side, level.price) == Some(level_idx),
+                "level {} not indexed by price",
+                level.price
+            );
+            total += check_level(engine, m, level_idx)?;
+        }
+    }
+    if let (Some(bid), Some(ask)) = (m.book.best_price(Side::Buy), m.book.best_price(Side::Sell)) {
+        ensure!(
+            bid < ask,
+            "market {id} crossed at rest: bid {bid} >= ask {ask}"
+        );
+    }
+    Ok(total)
+}
+
+fn check_level(engine: &Engine, m: &Market, level_idx: u32) -> Result<usize, String> {
+    let level = m.book.level(level_idx);
+    ensure!(level.count > 0, "empty level {} left in book", level.price);
+    let mut count = 0u32;
+    let mut qty = 0i64;
+    let mut prev = NIL;
+    let mut slot = level.head;
+    while slot != NIL {
+        let o = engine.orders().get(slot);
+        ensure!(
+            o.id != 0,
+            "free slot {slot} linked into level {}",
+            level.price
+        );
+        ensure!(o.prev == prev, "order {} has a broken prev link", o.id);
+        ensure!(
+            o.level == level_idx,
+            "order {} points at another level",
+            o.id
+        );
+        ensure!(
+            o.price == level.price,
+            "order {} price differs from its level",
+            o.id
+        );
+        ensure!(
+            o.side == level.side,
+            "order {} side differs from its level",
+            o.id
+        );
+        ensure!(
+            o.market == m.spec.id.0,
+            "order {} in another market's book",
+            o.id
+        );
+        ensure!(o.qty_open > 0, "order {} rests with no quantity", o.id);
+        ensure!(
+            engine.orders().find(o.id) == Some(slot),
+            "order {} not indexed once",
+            o.id
+        );
+        count += 1;
+        ensure!(
+            count <= engine.orders().slots().len() as u32,
+            "cycle in level {}",
+            level.price
+        );
+        qty += o.qty_open;
+        prev = slot;
+        slot = o.next;
+    }
+    ensure!(
+        level.tail == prev,
+        "level {} tail is not its last order",
+        level.price
+    );
+    ensure!(
+        level.count == count,
+        "level {} count {} != {count}",
+        level.price,
+        level.count
+    );
+    ensure!(
+        level.qty_total == qty,
+        "level {} total {} != {qty}",
+        level.price,
+        level.qty_total
+    );
+    Ok(count as usize)
+}
+
+fn check_positions(engine: &Engine, m: &Market) -> Result<(), String> {
+    let mut long = 0i128;
+    let mut short = 0i128;
+    for (_, p) in engine.accounts().positions_in(m.spec.id.0) {
+        if p > 0 {
+            long += i128::from(p);
+        } else {
+            short -= i128::from(p);
+        }
+    }
+    let id = m.spec.id.0;
+    ensure!(
+        long == short,
+        "market {id}: long open interest {long} != short {short}"
+    );
+    ensure!(
+        long == i128::from(m.open_interest),
+        "market {id}: open interest {} != long sum {long}",
+        m.open_interest
+    );
+    Ok(())
+}
+
+fn check_accounts(engine: &Engine) -> Result<(), String> {
+    let accounts = engine.accounts();
+    let mut listed = 0usize;
+    for a in 0..accounts.len() {
+        let mut count = 0u32;
+        let mut prev = NIL;
+        let mut slot = accounts.order_head[a];
+        while slot != NIL {
+            let o = engine.orders().get(slot);
+            ensure!(
+                o.account as usize == a,
+                "order {} listed under account {a}",
+                o.id
+            );
+            ensure!(
+                o.account_prev == prev,
+                "order {} has a broken account link",
+                o.id
+            );
+            ensure!(o.level != NIL, "order {} listed but not on a book", o.id);
+            count += 1;
+            ensure!(
+                count <= accounts.orders_open[a],
+                "account {a} lists too many orders"
+            );
+            prev = slot;
+            slot = o.account_next;
+        }
+        ensure!(
+            count == accounts.orders_open[a],
+            "account {a} lists {count} orders"
+        );
+        listed += count as usize;
+    }
+    ensure!(
+        listed == engine.orders().len(),
+        "account lists hold {listed} orders"
+    );
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! Every collection in the engine has a named maximum, fixed at construction.
+//!
+//! The engine preallocates to these limits and rejects at them; it never grows past them, so
+//! memory is bounded and no command allocates after warm-up.
+
+/// Capacities of one engine instance. Process configuration: it sizes memory but cannot change
+/// the outcome of a command stream that stays within it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Markets the engine can hold.
+    pub markets_max: u16,
+    /// Accounts the engine can hold; account ids are `0..accounts_max`.
+    pub accounts_max: u32,
+    /// Resting orders across all markets.
+    pub orders_max: u32,
+    /// Resting orders per account across all markets.
+    pub orders_per_account_max: u32,
+    /// Price levels per side of one book.
+    pub levels_per_side_max: u32,
+    /// Fills one taker order may make before its remainder is expired.
+    pub fills_per_taker_max: u32,
+}
+
+impl Limits {
+    /// Hard ceiling on any slot index: `u32::MAX` is the list terminator.
+    pub const SLOT_MAX: u32 = u32::MAX - 1;
+
+    /// Limits for a small engine, used by tests and scenario files.
+    pub const SMALL: Self = Self {
+        markets_max: 8,
+        accounts_max: 1_024,
+        orders_max: 65_536,
+        orders_per_account_max: 4_096,
+        levels_per_side_max: 4_096,
+        fills_per_taker_max: 4_096,
+    };
+
+    /// Limits for the embedded default server and the benchmarks.
+    pub const DEFAULT: Self = Self {
+        markets_max: 16,
+        accounts_max: 100_000,
+        orders_max: 1 << 21,
+        orders_per_account_max: 100_000,
+        levels_per_side_max: 1 << 16,
+        fills_per_taker_max: 10_000,
+    };
+
+    /// Events one command can emit at most: a taker's fills and the level updates they cause,
+    /// or a mass cancel of every order of an account, plus a constant for the bookkeeping events.
+    #[must_use]
+    pub fn events_per_command_max(&self) -> usize {
+        let fills = self.fills_per_taker_max as usize;
+        let cancels = self.orders_per_account_max as usize;
+        // A fill emits a trade; each level swept emits one level update; a self-trade
+        // cancel emits a cancel and a level update.
+        (3 * fills).max(2 * cancels) + 16
+    }
+
+    /// Checks the limits are usable (non-zero and below the index ceiling).
+    #[must_use]
+    pub fn is_valid(&self) -> bool {
+        self.markets_max > 0
+            && self.accounts_max > 0
+            && self.orders_max > 0
+            && self.orders_max <= Self::SLOT_MAX
+            && self.orders_per_account_max > 0
+            && self.levels_per_side_max > 0
+            && self.levels_per_side_max <= Self::SLOT_MAX / 2
+            && self.fills_per_taker_max > 0
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}

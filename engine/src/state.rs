@@ -1,0 +1,1000 @@
+//! The engine: the one state machine every command goes through.
+//!
+//! # Layout
+//! [`Engine`] owns the markets (spec, book, reference price, open interest), the engine-wide
+//! order slab, the accounts and a preallocated event buffer. [`Engine::apply`] is the only
+//! mutator.
+//!
+//! # Ordering
+//! Events of one command come in causal order: `Accepted` (or `Rejected`), then the taker's
+//! trades best price first and time priority within a price, each level's `BookLevel` after the
+//! taker leaves it, then `Rested` and its `BookLevel` or the remainder's `Cancelled`.
+//!
+//! # Invariants
+//! See `invariants::check_all`, run after every command in tests and with the `verify` feature.
+//!
+//! # Complexity
+//! Place, cancel and amend cost O(1) plus O(1) per fill, except creating or removing a price
+//! level (see the book module). Mass cancel is O(orders cancelled).
+//!
+//! # Known limitations
+//! A mass cancel of a whole market can emit more events than `events_per_command_max`; the
+//! buffer then grows once (an operator command, not the hot path).
+
+use crate::account::Accounts;
+use crate::book::slab::{FLAG_POST_ONLY, FLAG_POST_ONLY_SLIDE, FLAG_REDUCE_ONLY};
+use crate::book::{Book, OrderSlot, Orders, NIL};
+use crate::command::{
+    AccountId, Command, NewOrder, OrderId, OrderKind, SelfTradePrevention, Sequenced, Side,
+    TimeInForce,
+};
+use crate::event::Event;
+use crate::limits::Limits;
+use crate::market::{MarketId, MarketSpec};
+use crate::reject::{CancelReason, Reject};
+use cascade_risk::num::{mul_div_i64, Rounding};
+use cascade_risk::{Ppm, Price, Qty};
+
+/// One market's live state.
+#[derive(Clone, Debug)]
+pub struct Market {
+    /// The spec it was created with.
+    pub spec: MarketSpec,
+    /// Its order book.
+    pub book: Book,
+    /// Reference price anchoring the limit-price band, once set.
+    pub reference: Option<Price>,
+    /// Lowest limit price allowed by the band (inclusive).
+    pub band_low: i64,
+    /// Highest limit price allowed by the band (inclusive).
+    pub band_high: i64,
+    /// Sum of long positions in lots, which equals the sum of short positions.
+    pub open_interest: i64,
+    /// Price of the last trade.
+    pub last_trade: Option<Price>,
+}
+
+/// The taker side of a match in progress.
+#[derive(Clone, Copy, Debug)]
+struct Taker {
+    id: u64,
+    account: u32,
+    market: u16,
+    side: Side,
+    /// Worst price the taker accepts.
+    limit: i64,
+    /// Open quantity.
+    qty: i64,
+    reduce_only: bool,
+    stp: SelfTradePrevention,
+    fills: u32,
+}
+
+/// What validation of a new order decided.
+#[derive(Clone, Copy, Debug)]
+struct Plan {
+    limit: i64,
+    qty: i64,
+    rests: bool,
+    post_only: bool,
+}
+
+/// The deterministic exchange core.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    limits: Limits,
+    markets: Vec<Option<Market>>,
+    orders: Orders,
+    accounts: Accounts,
+    events: Vec<Event>,
+    last_seq: u64,
+    last_ts_ns: u64,
+}
+
+#[inline]
+fn crosses(side: Side, limit: i64, maker_price: i64) -> bool {
+    match side {
+        Side::Buy => maker_price <= limit,
+        Side::Sell => maker_price >= limit,
+    }
+}
+
+/// Lots of `side` an account can trade and only reduce its position.
+#[inline]
+fn reducible(position: i64, side: Side) -> i64 {
+    match side {
+        Side::Buy if position < 0 => -position,
+        Side::Sell if position > 0 => position,
+        _ => 0,
+    }
+}
+
+impl Engine {
+    /// Creates an empty engine sized by `limits`.
+    ///
+    /// # Panics
+    /// If the limits are not valid ([`Limits::is_valid`]): that is a configuration error found
+    /// at start-up, not an input.
+    #[must_use]
+    pub fn new(limits: Limits) -> Self {
+        assert!(limits.is_valid(), "limits must be valid: {limits:?}");
+        Self {
+            limits,
+            markets: (0..limits.markets_max).map(|_| None).collect(),
+            orders: Orders::with_capacity(limits.orders_max),
+            accounts: Accounts::new(&limits),
+            events: Vec::with_capacity(limits.events_per_command_max()),
+            last_seq: 0,
+            last_ts_ns: 0,
+        }
+    }
+
+    /// The limits the engine was built with.
+    #[must_use]
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Sequence number of the last applied command.
+    #[must_use]
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Timestamp of the last applied command.
+    #[must_use]
+    pub fn last_ts_ns(&self) -> u64 {
+        self.last_ts_ns
+    }
+
+    /// A market, if it exists.
+    #[must_use]
+    pub fn market(&self, id: MarketId) -> Option<&Market> {
+        self.markets.get(usize::from(id.0)).and_then(Option::as_ref)
+    }
+
+    /// Every existing market, by id.
+    pub fn markets(&self) -> impl Iterator<Item = &Market> + '_ {
+        self.markets.iter().flatten()
+    }
+
+    /// The order slab.
+    #[must_use]
+    pub fn orders(&self) -> &Orders {
+        &self.orders
+    }
+
+    /// The accounts.
+    #[must_use]
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    /// A resting order by id.
+    #[must_use]
+    pub fn order(&self, id: OrderId) -> Option<&OrderSlot> {
+        self.orders.find(id.0).map(|s| self.orders.get(s))
+    }
+
+    /// Signed position of an account in a market (0 for unknown ids).
+    #[must_use]
+    pub fn position(&self, account: AccountId, market: MarketId) -> i64 {
+        if account.0 >= self.limits.accounts_max || market.0 >= self.limits.markets_max {
+            return 0;
+        }
+        self.accounts.position(account.0, market.0)
+    }
+
+    /// Applies one sequenced command and returns the events it caused.
+    ///
+    /// The only way engine state changes. Never panics on any input: every problem with the
+    /// command is a `Rejected` event with a stable reason code, and a rejected command changes
+    /// nothing but the last sequence number.
+    pub fn apply(&mut self, cmd: &Sequenced<Command>) -> &[Event] {
+        self.events.clear();
+        if cmd.seq <= self.last_seq {
+            let account = command_account(&cmd.command);
+            self.reject(account, command_ref(&cmd.command), Reject::SeqNotIncreasing);
+            return &self.events;
+        }
+        self.last_seq = cmd.seq;
+        self.last_ts_ns = cmd.ts_ns;
+        match &cmd.command {
+            Command::AddMarket(spec) => self.add_market(spec),
+            Command::SetReferencePrice { market, price } => self.set_reference(*market, *price),
+            Command::Place(order) => self.place(cmd.seq, order),
+            Command::Cancel { account, order_id } => self.cancel(*account, *order_id),
+            Command::Amend {
+                account,
+                order_id,
+                price,
+                qty,
+            } => {
+                self.amend(*account, *order_id, *price, *qty);
+            }
+            Command::MassCancelAccount { account, market } => {
+                self.mass_cancel_account(*account, *market);
+            }
+            Command::MassCancelMarket { market } => self.mass_cancel_market(*market),
+        }
+        #[cfg(feature = "verify")]
+        if let Err(e) = crate::invariants::check_all(self) {
+            panic!("invariant audit failed after seq {}: {e}", cmd.seq);
+        }
+        &self.events
+    }
+
+    /// Runs the full O(N) invariant audit.
+    ///
+    /// # Errors
+    /// A description of the first broken invariant.
+    pub fn audit(&self) -> Result<(), String> {
+        crate::invariants::check_all(self)
+    }
+
+    /// A hash of all state (books, orders, positions, markets, sequence), stable across
+    /// machines and builds. Equal streams of commands give equal hashes.
+    #[must_use]
+    pub fn state_hash(&self) -> u64 {
+        crate::hash::state_hash(self)
+    }
+
+    fn reject(&mut self, account: AccountId, client_ref: u64, reason: Reject) {
+        self.events.push(Event::Rejected {
+            account,
+            client_ref,
+            reason,
+        });
+    }
+
+    fn add_market(&mut self, spec: &MarketSpec) {
+        let id = usize::from(spec.id.0);
+        if id >= self.markets.len() {
+            return self.reject(AccountId(0), u64::from(spec.id.0), Reject::MarketsLimit);
+        }
+        if self.markets[id].is_some() {
+            return self.reject(AccountId(0), u64::from(spec.id.0), Reject::MarketExists);
+        }
+        if let Err(r) = spec.validate(self.limits.orders_max) {
+            return self.reject(AccountId(0), u64::from(spec.id.0), r);
+        }
+        self.markets[id] = Some(Market {
+            spec: *spec,
+            book: Book::new(self.limits.levels_per_side_max),
+            reference: None,
+            band_low: 1,
+            band_high: spec.price_max.0,
+            open_interest: 0,
+            last_trade: None,
+        });
+        self.events.push(Event::MarketAdded { market: spec.id });
+    }
+
+    fn set_reference(&mut self, market: MarketId, price: Price) {
+        let Some(m) = self
+            .markets
+            .get_mut(usize::from(market.0))
+            .and_then(Option::as_mut)
+        else {
+            return self.reject(AccountId(0), u64::from(market.0), Reject::UnknownMarket);
+        };
+        if price.0 <= 0 {
+            return self.reject(AccountId(0), u64::from(market.0), Reject::PriceNotPositive);
+        }
+        if price > m.spec.price_max {
+            return self.reject(AccountId(0), u64::from(market.0), Reject::PriceAboveMax);
+        }
+        let band = i64::from(m.spec.band_ppm);
+        // Cannot overflow: price_max × 2e6 fits in i64 (MarketSpec::validate).
+        let low = mul_div_i64(price.0, Ppm::ONE - band, Ppm::ONE, Rounding::Ceil)
+            .expect("invariant: band product fits");
+        let high = mul_div_i64(price.0, Ppm::ONE + band, Ppm::ONE, Rounding::Floor)
+            .expect("invariant: band product fits");
+        m.reference = Some(price);
+        m.band_low = low.max(1);
+        m.band_high = high.min(m.spec.price_max.0);
+        self.events.push(Event::ReferencePriceSet { market, price });
+    }
+
+    fn validate_common(&self, account: AccountId, market: MarketId) -> Result<&Market, Reject> {
+        if account.0 >= self.limits.accounts_max {
+            return Err(Reject::UnknownAccount);
+        }
+        self.market(market).ok_or(Reject::UnknownMarket)
+    }
+
+    /// Checks a limit price and quantity against the spec and band.
+    fn validate_price_qty(m: &Market, price: i64, qty: i64) -> Result<(), Reject> {
+        if qty <= 0 {
+            return Err(Reject::QtyNotPositive);
+        }
+        if qty > m.spec.qty_max.0 {
+            return Err(Reject::QtyAboveMax);
+        }
+        if price <= 0 {
+            return Err(Reject::PriceNotPositive);
+        }
+        if price > m.spec.price_max.0 {
+            return Err(Reject::PriceAboveMax);
+        }
+        if price < m.band_low || price > m.band_high {
+            return Err(Reject::PriceOutsideBand);
+        }
+        if m.spec.notional(Price(price), Qty(qty)) < m.spec.notional_min {
+            return Err(Reject::NotionalBelowMin);
+        }
+        Ok(())
+    }
+
+    fn plan(&self, o: &NewOrder) -> Result<Plan, Reject> {
+        let m = self.validate_common(o.account, o.market)?;
+        let opposite_best = m.book.best_price(o.side.opposite());
+        let mut limit = match o.kind {
+            OrderKind::Limit => {
+                Self::validate_price_qty(m, o.price.0, o.qty.0)?;
+                o.price.0
+            }
+            OrderKind::Market => Self::market_limit(m, o, opposite_best)?,
+        };
+        let mut qty = o.qty.0;
+        if o.reduce_only {
+            let r = reducible(self.accounts.position(o.account.0, o.market.0), o.side);
+            if r == 0 {
+                return Err(Reject::ReduceOnlyWouldIncrease);
+            }
+            qty = qty.min(r);
+        }
+        let post_only = matches!(o.tif, TimeInForce::PostOnly | TimeInForce::PostOnlySlide);
+        if post_only {
+            if let Some(best) = opposite_best.filter(|b| crosses(o.side, limit, *b)) {
+                if o.tif == TimeInForce::PostOnly {
+                    return Err(Reject::PostOnlyWouldCross);
+                }
+                limit = best - o.side.sign();
+                if limit <= 0 {
+                    return Err(Reject::PostOnlyNoPrice);
+                }
+                Self::validate_price_qty(m, limit, qty)?;
+            }
+        }
+        let rests = matches!(o.tif, TimeInForce::Gtc) || post_only;
+        if rests {
+            self.check_room(m, o.account, o.side, limit)?;
+        }
+        if o.tif == TimeInForce::Fok && !self.fok_fillable(m, o, limit, qty) {
+            return Err(Reject::FokNotFillable);
+        }
+        Ok(Plan {
+            limit,
+            qty,
+            rests,
+            post_only,
+        })
+    }
+
+    /// The worst price a market order may trade at: the protection band around the best
+    /// opposite price, inside the reference band.
+    fn market_limit(m: &Market, o: &NewOrder, best: Option<i64>) -> Result<i64, Reject> {
+        if !matches!(o.tif, TimeInForce::Ioc | TimeInForce::Fok) {
+            return Err(Reject::InvalidTimeInForce);
+        }
+        if o.qty.0 <= 0 {
+            return Err(Reject::QtyNotPositive);
+        }
+        if o.qty > m.spec.qty_max {
+            return Err(Reject::QtyAboveMax);
+        }
+        let best = best.ok_or(Reject::NoLiquidity)?;
+        if m.spec.notional(Price(best), o.qty) < m.spec.notional_min {
+            return Err(Reject::NotionalBelowMin);
+        }
+        let p = i64::from(m.spec.market_protection_ppm);
+        // Rounded toward the best price: the bound never lets the order walk further than the
+        // protection allows. Cannot overflow: price_max × 2e6 fits (MarketSpec::validate).
+        let limit = match o.side {
+            Side::Buy => mul_div_i64(best, Ppm::ONE + p, Ppm::ONE, Rounding::Floor),
+            Side::Sell => mul_div_i64(best, Ppm::ONE - p, Ppm::ONE, Rounding::Ceil),
+        }
+        .expect("invariant: protection product fits");
+        Ok(limit.clamp(m.band_low, m.band_high))
+    }
+
+    fn check_room(
+        &self,
+        m: &Market,
+        account: AccountId,
+        side: Side,
+        price: i64,
+    ) -> Result<(), Reject> {
+        if self.accounts.orders_open(account.0) >= self.limits.orders_per_account_max {
+            return Err(Reject::OrdersPerAccountLimit);
+        }
+        if self.orders.is_full() {
+            return Err(Reject::OrdersLimit);
+        }
+        if !m.book.can_rest(side, price) {
+            return Err(Reject::LevelsLimit);
+        }
+        Ok(())
+    }
+
+    /// Whether a fill-or-kill order would fill in full. Conservative: reduce-only makers count
+    /// as zero and every order visited counts as a fill, so an order judged fillable always
+    /// fills in full, and never emits a partial fill.
+    fn fok_fillable(&self, m: &Market, o: &NewOrder, limit: i64, qty: i64) -> bool {
+        let mut filled = 0i64;
+        let mut visits = 0u32;
+        for level in m.book.levels(o.side.opposite()) {
+            if !crosses(o.side, limit, level.price) {
+                return false;
+            }
+            let mut slot = level.head;
+            while slot != NIL {
+                let maker = self.orders.get(slot);
+                slot = maker.next;
+                visits += 1;
+                if visits > self.limits.fills_per_taker_max {
+                    return false;
+                }
+                if maker.account == o.account.0 && o.stp != SelfTradePrevention::Allow {
+                    if o.stp == SelfTradePrevention::ExpireMaker {
+                        continue;
+                    }
+                    return false;
+                }
+                if maker.has(FLAG_REDUCE_ONLY) {
+                    continue;
+                }
+                filled += maker.qty_open;
+                if filled >= qty {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    fn place(&mut self, seq: u64, o: &NewOrder) {
+        let plan = match self.plan(o) {
+            Ok(plan) => plan,
+            Err(r) => return self.reject(o.account, o.client_ref, r),
+        };
+        self.events.push(Event::Accepted {
+            order_id: OrderId(seq),
+            account: o.account,
+            market: o.market,
+            client_ref: o.client_ref,
+            side: o.side,
+            price: Price(plan.limit),
+            qty: Qty(plan.qty),
+        });
+        let mut taker = Taker {
+            id: seq,
+            account: o.account.0,
+            market: o.market.0,
+            side: o.side,
+            limit: plan.limit,
+            qty: plan.qty,
+            reduce_only: o.reduce_only,
+            stp: o.stp,
+            fills: 0,
+        };
+        // A post-only order was checked (or slid) not to cross, so it never takes.
+        let stop = if plan.post_only {
+            None
+        } else {
+            self.match_taker(&mut taker)
+        };
+        if o.tif == TimeInForce::Fok {
+            assert_eq!(taker.qty, 0, "invariant: a fillable FOK fills in full");
+        }
+        if taker.qty == 0 {
+            return;
+        }
+        match stop {
+            None if plan.rests => {
+                let mut flags = 0;
+                if o.reduce_only {
+                    flags |= FLAG_REDUCE_ONLY;
+                }
+                match o.tif {
+                    TimeInForce::PostOnly => flags |= FLAG_POST_ONLY,
+                    TimeInForce::PostOnlySlide => flags |= FLAG_POST_ONLY_SLIDE,
+                    _ => {}
+                }
+                let mut slot =
+                    OrderSlot::new(seq, o.account.0, o.market.0, o.side, plan.limit, taker.qty);
+                slot.client_ref = o.client_ref;
+                slot.flags = flags;
+                // Room was checked in `plan`, and matching only frees slots.
+                let index = self
+                    .orders
+                    .alloc(slot)
+                    .expect("invariant: room checked in plan");
+                self.link_account(index);
+                self.rest(index);
+            }
+            _ => self.events.push(Event::Cancelled {
+                order_id: OrderId(seq),
+                account: o.account,
+                market: o.market,
+                qty: Qty(taker.qty),
+                reason: stop.unwrap_or(CancelReason::ImmediateRemainder),
+            }),
+        }
+    }
+
+    /// Links an allocated, unlinked slot into its book and emits `Rested` and `BookLevel`.
+    fn rest(&mut self, index: u32) {
+        let o = *self.orders.get(index);
+        let m = self.markets[usize::from(o.market)]
+            .as_mut()
+            .expect("invariant: market exists");
+        let level = m.book.push_back(&mut self.orders, index);
+        let level = *m.book.level(level);
+        self.events.push(Event::Rested {
+            order_id: OrderId(o.id),
+            account: AccountId(o.account),
+            market: MarketId(o.market),
+            side: o.side,
+            price: Price(o.price),
+            qty: Qty(o.qty_open),
+        });
+        self.events.push(Event::BookLevel {
+            market: MarketId(o.market),
+            side: o.side,
+            price: Price(o.price),
+            qty: Qty(level.qty_total),
+            orders: level.count,
+        });
+    }
+
+    fn link_account(&mut self, index: u32) {
+        let account = self.orders.get(index).account as usize;
+        let head = self.accounts.order_head[account];
+        {
+            let o = self.orders.get_mut(index);
+            o.account_prev = NIL;
+            o.account_next = head;
+        }
+        if head != NIL {
+            self.orders.get_mut(head).account_prev = index;
+        }
+        self.accounts.order_head[account] = index;
+        self.accounts.orders_open[account] += 1;
+    }
+
+    fn unlink_account(orders: &mut Orders, accounts: &mut Accounts, index: u32) {
+        let (account, prev, next) = {
+            let o = orders.get(index);
+            (o.account as usize, o.account_prev, o.account_next)
+        };
+        if prev == NIL {
+            assert_eq!(
+                accounts.order_head[account], index,
+                "invariant: head of account list"
+            );
+            accounts.order_head[account] = next;
+        } else {
+            orders.get_mut(prev).account_next = next;
+        }
+        if next != NIL {
+            orders.get_mut(next).account_prev = prev;
+        }
+        accounts.orders_open[account] -= 1;
+    }
+
+    /// Matches a taker against the opposite side until it is filled, stops crossing, or is
+    /// expired; returns why it was expired, if it was.
+    fn match_taker(&mut self, t: &mut Taker) -> Option<CancelReason> {
+        let m = self.markets[usize::from(t.market)]
+            .as_mut()
+            .expect("invariant: market exists");
+        let opposite = t.side.opposite();
+        while t.qty > 0 {
+            let level_idx = m.book.best(opposite)?;
+            let price = m.book.level(level_idx).price;
+            if !crosses(t.side, t.limit, price) {
+                return None;
+            }
+            let (stop, gone) = Self::match_level(
+                m,
+                &mut self.orders,
+                &mut self.accounts,
+                &mut self.events,
+                self.limits.fills_per_taker_max,
+                t,
+                level_idx,
+            );
+            let (qty, orders) = if gone {
+                (0, 0)
+            } else {
+                let level = m.book.level(level_idx);
+                (level.qty_total, level.count)
+            };
+            self.events.push(Event::BookLevel {
+                market: MarketId(t.market),
+                side: opposite,
+                price: Price(price),
+                qty: Qty(qty),
+                orders,
+            });
+            if stop.is_some() {
+                return stop;
+            }
+        }
+        None
+    }
+
+    /// Matches a taker against one level in time priority. Returns the expiry reason, if any,
+    /// and whether the level is gone.
+    #[allow(clippy::too_many_lines)]
+    fn match_level(
+        m: &mut Market,
+        orders: &mut Orders,
+        accounts: &mut Accounts,
+        events: &mut Vec<Event>,
+        fills_max: u32,
+        t: &mut Taker,
+        level_idx: u32,
+    ) -> (Option<CancelReason>, bool) {
+        let market = MarketId(t.market);
+        loop {
+            let maker_slot = m.book.level(level_idx).head;
+            let maker = *orders.get(maker_slot);
+            if maker.account == t.account && t.stp != SelfTradePrevention::Allow {
+                if t.stp == SelfTradePrevention::ExpireTaker {
+                    return (Some(CancelReason::SelfTradeTaker), false);
+                }
+                let gone = Self::remove_resting(
+                    m,
+                    orders,
+                    accounts,
+                    events,
+                    maker_slot,
+                    CancelReason::SelfTradeMaker,
+                );
+                if t.stp == SelfTradePrevention::ExpireBoth {
+                    return (Some(CancelReason::SelfTradeTaker), gone);
+                }
+                if gone {
+                    return (None, true);
+                }
+                continue;
+            }
+            if t.fills >= fills_max {
+                return (Some(CancelReason::FillsLimit), false);
+            }
+            let mut qty = t.qty.min(maker.qty_open);
+            if t.reduce_only {
+                let r = reducible(accounts.position(t.account, t.market), t.side);
+                if r == 0 {
+                    return (Some(CancelReason::ReduceOnlyClamp), false);
+                }
+                qty = qty.min(r);
+            }
+            if maker.has(FLAG_REDUCE_ONLY) {
+                let r = reducible(accounts.position(maker.account, t.market), maker.side);
+                if r == 0 {
+                    let gone = Self::remove_resting(
+                        m,
+                        orders,
+                        accounts,
+                        events,
+                        maker_slot,
+                        CancelReason::ReduceOnlyClamp,
+                    );
+                    if gone {
+                        return (None, true);
+                    }
+                    continue;
+                }
+                qty = qty.min(r);
+            }
+            // Settle the fill: both positions move by the same lots, so their sum stays zero.
+            let (mb, ma) = accounts.add_position(maker.account, t.market, maker.side.sign() * qty);
+            let (tb, ta) = accounts.add_position(t.account, t.market, t.side.sign() * qty);
+            m.open_interest += ma.max(0) - mb.max(0) + ta.max(0) - tb.max(0);
+            m.last_trade = Some(Price(maker.price));
+            let left = m.book.take(orders, maker_slot, qty);
+            t.qty -= qty;
+            t.fills += 1;
+            events.push(Event::Trade {
+                market,
+                maker_order: OrderId(maker.id),
+                taker_order: OrderId(t.id),
+                maker_account: AccountId(maker.account),
+                taker_account: AccountId(t.account),
+                taker_side: t.side,
+                price: Price(maker.price),
+                qty: Qty(qty),
+                maker_open: Qty(left),
+            });
+            if left == 0 {
+                let (_, gone) = m.book.unlink(orders, maker_slot);
+                Self::unlink_account(orders, accounts, maker_slot);
+                orders.free(maker_slot);
+                if gone {
+                    return (None, true);
+                }
+            }
+            if t.qty == 0 {
+                return (None, false);
+            }
+        }
+    }
+
+    /// Removes a resting order from book, account list and slab, emitting `Cancelled` (but not
+    /// `BookLevel`). Returns whether its level is gone.
+    fn remove_resting(
+        m: &mut Market,
+        orders: &mut Orders,
+        accounts: &mut Accounts,
+        events: &mut Vec<Event>,
+        slot: u32,
+        reason: CancelReason,
+    ) -> bool {
+        let o = *orders.get(slot);
+        let (_, gone) = m.book.unlink(orders, slot);
+        Self::unlink_account(orders, accounts, slot);
+        orders.free(slot);
+        events.push(Event::Cancelled {
+            order_id: OrderId(o.id),
+            account: AccountId(o.account),
+            market: MarketId(o.market),
+            qty: Qty(o.qty_open),
+            reason,
+        });
+        gone
+    }
+
+    /// Cancels one resting order and emits `Cancelled` and the level update.
+    fn cancel_slot(&mut self, slot: u32, reason: CancelReason) {
+        let o = *self.orders.get(slot);
+        let m = self.markets[usize::from(o.market)]
+            .as_mut()
+            .expect("invariant: market exists");
+        let level_idx = o.level;
+        let gone = Self::remove_resting(
+            m,
+            &mut self.orders,
+            &mut self.accounts,
+            &mut self.events,
+            slot,
+            reason,
+        );
+        let (qty, orders) = if gone {
+            (0, 0)
+        } else {
+            let level = m.book.level(level_idx);
+            (level.qty_total, level.count)
+        };
+        self.events.push(Event::BookLevel {
+            market: MarketId(o.market),
+            side: o.side,
+            price: Price(o.price),
+            qty: Qty(qty),
+            orders,
+        });
+    }
+
+    fn owned_slot(&self, account: AccountId, order_id: OrderId) -> Result<u32, Reject> {
+        if account.0 >= self.limits.accounts_max {
+            return Err(Reject::UnknownAccount);
+        }
+        let slot = self.orders.find(order_id.0).ok_or(Reject::UnknownOrder)?;
+        if self.orders.get(slot).account != account.0 {
+            return Err(Reject::NotOrderOwner);
+        }
+        Ok(slot)
+    }
+
+    fn cancel(&mut self, account: AccountId, order_id: OrderId) {
+        match self.owned_slot(account, order_id) {
+            Ok(slot) => self.cancel_slot(slot, CancelReason::UserRequested),
+            Err(r) => self.reject(account, order_id.0, r),
+        }
+    }
+
+    fn amend(&mut self, account: AccountId, order_id: OrderId, price: Price, qty: Qty) {
+        if let Err(r) = self.try_amend(account, order_id, price.0, qty.0) {
+            self.reject(account, order_id.0, r);
+        }
+    }
+
+    fn try_amend(
+        &mut self,
+        account: AccountId,
+        id: OrderId,
+        price: i64,
+        qty: i64,
+    ) -> Result<(), Reject> {
+        let slot = self.owned_slot(account, id)?;
+        let o = *self.orders.get(slot);
+        let m = self.markets[usize::from(o.market)]
+            .as_ref()
+            .expect("invariant: market exists");
+        Self::validate_price_qty(m, price, qty)?;
+        let mut qty = qty;
+        if o.has(FLAG_REDUCE_ONLY) {
+            let r = reducible(self.accounts.position(o.account, o.market), o.side);
+            if r == 0 {
+                return Err(Reject::ReduceOnlyWouldIncrease);
+            }
+            qty = qty.min(r);
+        }
+        if price == o.price && qty == o.qty_open {
+            return Err(Reject::AmendNoChange);
+        }
+        if price == o.price && qty < o.qty_open {
+            return Ok(self.reduce_in_place(slot, qty));
+        }
+        // Losing priority: re-enter at the new price as a taker first.
+        let mut price = price;
+        let opposite_best = m.book.best_price(o.side.opposite());
+        if let Some(best) = opposite_best.filter(|b| crosses(o.side, price, *b)) {
+            if o.has(FLAG_POST_ONLY) {
+                return Err(Reject::PostOnlyWouldCross);
+            }
+            if o.has(FLAG_POST_ONLY_SLIDE) {
+                price = best - o.side.sign();
+                if price <= 0 {
+                    return Err(Reject::PostOnlyNoPrice);
+                }
+                Self::validate_price_qty(m, price, qty)?;
+            }
+        }
+        let alone = m.book.level(o.level).count == 1;
+        if !alone && !m.book.can_rest(o.side, price) {
+            return Err(Reject::LevelsLimit);
+        }
+        self.replace(slot, price, qty);
+        Ok(())
+    }
+
+    fn reduce_in_place(&mut self, slot: u32, qty: i64) {
+        let o = *self.orders.get(slot);
+        let m = self.markets[usize::from(o.market)]
+            .as_mut()
+            .expect("invariant: market exists");
+        m.book.take(&mut self.orders, slot, o.qty_open - qty);
+        let level = *m.book.level(o.level);
+        self.events.push(Event::Reduced {
+            order_id: OrderId(o.id),
+            account: AccountId(o.account),
+            market: MarketId(o.market),
+            qty: Qty(qty),
+        });
+        self.events.push(Event::BookLevel {
+            market: MarketId(o.market),
+            side: o.side,
+            price: Price(o.price),
+            qty: Qty(level.qty_total),
+            orders: level.count,
+        });
+    }
+
+    /// Takes an order off its level, re-enters it at a new price and size (trading if it
+    /// crosses), and rests what is left behind everything at its new price.
+    fn replace(&mut self, slot: u32, price: i64, qty: i64) {
+        let o = *self.orders.get(slot);
+        let m = self.markets[usize::from(o.market)]
+            .as_mut()
+            .expect("invariant: market exists");
+        let level_idx = o.level;
+        let (_, gone) = m.book.unlink(&mut self.orders, slot);
+        let (level_qty, level_orders) = if gone {
+            (0, 0)
+        } else {
+            let level = m.book.level(level_idx);
+            (level.qty_total, level.count)
+        };
+        self.events.push(Event::BookLevel {
+            market: MarketId(o.market),
+            side: o.side,
+            price: Price(o.price),
+            qty: Qty(level_qty),
+            orders: level_orders,
+        });
+        self.events.push(Event::Replaced {
+            order_id: OrderId(o.id),
+            account: AccountId(o.account),
+            market: MarketId(o.market),
+            price: Price(price),
+            qty: Qty(qty),
+        });
+        let mut taker = Taker {
+            id: o.id,
+            account: o.account,
+            market: o.market,
+            side: o.side,
+            limit: price,
+            qty,
+            reduce_only: o.has(FLAG_REDUCE_ONLY),
+            // Amends carry no STP mode of their own; the resting book is the venue's, so an
+            // amend never trades with its own account.
+            stp: SelfTradePrevention::ExpireTaker,
+            fills: 0,
+        };
+        let stop = self.match_taker(&mut taker);
+        if taker.qty > 0 && stop.is_none() {
+            let s = self.orders.get_mut(slot);
+            s.price = price;
+            s.qty_open = taker.qty;
+            self.rest(slot);
+            return;
+        }
+        Self::unlink_account(&mut self.orders, &mut self.accounts, slot);
+        self.orders.free(slot);
+        if taker.qty > 0 {
+            self.events.push(Event::Cancelled {
+                order_id: OrderId(o.id),
+                account: AccountId(o.account),
+                market: MarketId(o.market),
+                qty: Qty(taker.qty),
+                reason: stop.unwrap_or(CancelReason::ImmediateRemainder),
+            });
+        }
+    }
+
+    fn mass_cancel_account(&mut self, account: AccountId, market: Option<MarketId>) {
+        if account.0 >= self.limits.accounts_max {
+            return self.reject(account, 0, Reject::UnknownAccount);
+        }
+        if let Some(m) = market {
+            if self.market(m).is_none() {
+                return self.reject(account, u64::from(m.0), Reject::UnknownMarket);
+            }
+        }
+        let mut slot = self.accounts.order_head[account.0 as usize];
+        while slot != NIL {
+            let current = slot;
+            let o = *self.orders.get(current);
+            // Read the next link first: cancelling frees only the current slot.
+            slot = o.account_next;
+            if market.is_none_or(|m| m.0 == o.market) {
+                self.cancel_slot(current, CancelReason::MassCancel);
+            }
+        }
+    }
+
+    fn mass_cancel_market(&mut self, market: MarketId) {
+        if self.market(market).is_none() {
+            return self.reject(AccountId(0), u64::from(market.0), Reject::UnknownMarket);
+        }
+        for side in [Side::Buy, Side::Sell] {
+            loop {
+                let m = self.markets[usize::from(market.0)]
+                    .as_ref()
+                    .expect("checked above");
+                let Some(level) = m.book.best(side) else {
+                    break;
+                };
+                let slot = m.book.level(level).head;
+                self.cancel_slot(slot, CancelReason::MassCancel);
+            }
+        }
+    }
+}
+
+fn command_account(cmd: &Command) -> AccountId {
+    match cmd {
+        Command::Place(o) => o.account,
+        Command::Cancel { account, .. }
+        | Command::Amend { account, .. }
+        | Command::MassCancelAccount { account, .. } => *account,
+        _ => AccountId(0),
+    }
+}
+
+fn command_ref(cmd: &Command) -> u64 {
+    match cmd {
+        Command::Place(o) => o.client_ref,
+        Command::Cancel { order_id, .. } | Command::Amend { order_id, .. } => order_id.0,
+        Command::AddMarket(spec) => u64::from(spec.id.0),
+        Command::SetReferencePrice { market, .. } | Command::MassCancelMarket { market } => {
+            u64::from(market.0)
+        }
+        Command::MassCancelAccount { .. } => 0,
+    }
+}

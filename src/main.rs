@@ -1,0 +1,2 @@
+//! The `cascade` binary.
+fn main() {}
