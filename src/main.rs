@@ -1,2 +1,37 @@
-//! The `cascade` binary.
-fn main() {}
+//! The `cascade` binary: one command-line tool for every way people use the engine.
+//!
+//! Subcommands are thin: each parses its flags and hands off to a library crate, so everything
+//! a subcommand does is also reachable (and tested) as a library call.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+mod scenario_cmd;
+
+/// Cascade: a perpetual-futures exchange core.
+#[derive(Parser, Debug)]
+#[command(name = "cascade", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Runs the in-process matching benchmarks (standard workloads) and prints ns/op,
+    /// latency percentiles, fill counts and checksums.
+    Bench(cascade_benches::cli::BenchArgs),
+    /// Runs a scenario file through the engine and prints its events and book.
+    Scenario(scenario_cmd::ScenarioArgs),
+    /// Runs a short demo: the embedded default markets and a few orders, printing events.
+    Demo,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Cmd::Demo) {
+        Cmd::Bench(args) => cascade_benches::cli::run(&args),
+        Cmd::Scenario(args) => scenario_cmd::run(&args),
+        Cmd::Demo => scenario_cmd::demo(),
+    }
+}

@@ -1,1 +1,3 @@
-//! Cascade benchmarks.
+//! Cascade benchmarks: standard workloads, the harness behind `cascade bench`, and the peer
+//! comparison.
+pub mod cli;

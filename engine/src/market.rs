@@ -160,8 +160,8 @@ impl MarketSpec {
             notional_min: Quote(5_000_000),
             // 1,000,000 USD per ETH.
             price_max: Price(100_000_000),
-            // 10,000,000 ETH.
-            qty_max: Qty(1_000_000_000),
+            // 1,000,000 ETH.
+            qty_max: Qty(100_000_000),
             band_ppm: 100_000,
             market_protection_ppm: 50_000,
         }
