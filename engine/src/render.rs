@@ -1,1 +1,162 @@
-//! r
+//! Plain-text rendering of events and books, for scenario transcripts, golden files and tools.
+//!
+//! The format is part of the golden files: change it only together with them
+//! (`UPDATE_GOLDEN=1 cargo test`).
+
+use crate::command::Side;
+use crate::event::Event;
+use crate::market::MarketId;
+use crate::state::Engine;
+use core::fmt::Write as _;
+
+/// Names accounts in rendered output; falls back to `#id`.
+pub trait AccountNames {
+    /// The display name of an account.
+    fn name(&self, account: u32) -> String;
+}
+
+/// Renders accounts as `acct<N>`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NumericNames;
+
+impl AccountNames for NumericNames {
+    fn name(&self, account: u32) -> String {
+        format!("acct{account}")
+    }
+}
+
+impl AccountNames for [String] {
+    fn name(&self, account: u32) -> String {
+        self.get(account as usize).cloned().unwrap_or_else(|| format!("acct{account}"))
+    }
+}
+
+fn side_str(side: Side) -> &'static str {
+    match side {
+        Side::Buy => "buy",
+        Side::Sell => "sell",
+    }
+}
+
+fn symbol(engine: &Engine, market: MarketId) -> String {
+    engine.market(market).map_or_else(|| format!("market{}", market.0), |m| m.spec.symbol_str().to_owned())
+}
+
+/// One event as one line.
+#[must_use]
+pub fn event_line(engine: &Engine, names: &(impl AccountNames + ?Sized), event: &Event) -> String {
+    match *event {
+        Event::MarketAdded { market } => format!("market-added {}", symbol(engine, market)),
+        Event::ReferencePriceSet { market, price } => {
+            format!("reference {} {}", symbol(engine, market), price)
+        }
+        Event::Rejected { account, client_ref, reason } => {
+            format!("rejected {} ref={} reason={}", names.name(account.0), client_ref, reason)
+        }
+        Event::Accepted { order_id, account, market, client_ref: _, side, price, qty } => format!(
+            "accepted #{} {} {} {} {} @ {}",
+            order_id.0,
+            names.name(account.0),
+            symbol(engine, market),
+            side_str(side),
+            qty,
+            price
+        ),
+        Event::Trade { market, maker_order, taker_order, maker_account, taker_account, taker_side, price, qty, maker_open } => format!(
+            "trade {} {} @ {} taker #{} {} {} maker #{} {} (maker open {})",
+            symbol(engine, market),
+            qty,
+            price,
+            taker_order.0,
+            names.name(taker_account.0),
+            side_str(taker_side),
+            maker_order.0,
+            names.name(maker_account.0),
+            maker_open
+        ),
+        Event::Rested { order_id, account, market, side, price, qty } => format!(
+            "rested #{} {} {} {} {} @ {}",
+            order_id.0,
+            names.name(account.0),
+            symbol(engine, market),
+            side_str(side),
+            qty,
+            price
+        ),
+        Event::Cancelled { order_id, account, market, qty, reason } => format!(
+            "cancelled #{} {} {} qty={} reason={}",
+            order_id.0,
+            names.name(account.0),
+            symbol(engine, market),
+            qty,
+            reason.name()
+        ),
+        Event::Reduced { order_id, account, market, qty } => format!(
+            "reduced #{} {} {} qty={}",
+            order_id.0,
+            names.name(account.0),
+            symbol(engine, market),
+            qty
+        ),
+        Event::Replaced { order_id, account, market, price, qty } => format!(
+            "replaced #{} {} {} {} @ {}",
+            order_id.0,
+            names.name(account.0),
+            symbol(engine, market),
+            qty,
+            price
+        ),
+        Event::BookLevel { market, side, price, qty, orders } => format!(
+            "level {} {} {} qty={} orders={}",
+            symbol(engine, market),
+            if side == Side::Buy { "bid" } else { "ask" },
+            price,
+            qty,
+            orders
+        ),
+    }
+}
+
+/// The book of a market as an ASCII ladder, asks above bids, best prices in the middle, each
+/// level with its orders in time priority: `qty(owner#id)`.
+#[must_use]
+pub fn book_ascii(
+    engine: &Engine,
+    names: &(impl AccountNames + ?Sized),
+    market: MarketId,
+    depth: usize,
+) -> String {
+    let Some(m) = engine.market(market) else {
+        return format!("(no market {})\n", market.0);
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "book {}", m.spec.symbol_str());
+    let level_line = |out: &mut String, tag: &str, slot: u32| {
+        let level = m.book.level(slot);
+        let _ = write!(out, "  {tag} {:>10} | {:>8} |", level.price, level.qty_total);
+        let mut s = level.head;
+        while s != crate::book::NIL {
+            let o = engine.orders().get(s);
+            let _ = write!(out, " {}({}#{})", o.qty_open, names.name(o.account), o.id);
+            s = o.next;
+        }
+        out.push('\n');
+    };
+    let asks: Vec<u32> = m.book.level_slots(Side::Sell).take(depth).collect();
+    for slot in asks.iter().rev() {
+        level_line(&mut out, "ask", *slot);
+    }
+    if asks.is_empty() {
+        out.push_str("  ask (empty)\n");
+    }
+    out.push_str("  ---\n");
+    let mut any_bid = false;
+    for slot in m.book.level_slots(Side::Buy).take(depth) {
+        any_bid = true;
+        level_line(&mut out, "bid", slot);
+    }
+    if !any_bid {
+        out.push_str("  bid (empty)\n");
+    }
+    out
+}

@@ -1,0 +1,1 @@
+//! `cascade calc`: placeholder until the risk calculators land.
