@@ -69,6 +69,7 @@ mod tests {
         let outcome = cascade_engine::scenario::run(super::DEMO).expect("demo parses");
         assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
         assert!(outcome.transcript.contains("trade BTC-PERP 500 @ 650010"));
-        assert!(outcome.transcript.contains("reduce_only") || outcome.transcript.contains("trade BTC-PERP 700"));
+        // The reduce-only sell for 2000 lots is clamped to the 700-lot position.
+        assert!(outcome.transcript.contains("accepted #12 alice BTC-PERP sell 700"));
     }
 }
