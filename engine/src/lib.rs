@@ -18,6 +18,7 @@ pub mod reject;
 pub mod render;
 pub mod scenario;
 pub mod state;
+pub mod trigger;
 
 pub use command::{
     AccountId, Command, NewOrder, OrderId, OrderKind, SelfTradePrevention, Sequenced, Side,
