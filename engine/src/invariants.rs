@@ -9,6 +9,7 @@
 //! - Every resting order is in exactly one level and indexed once by id; nothing else is
 //!   indexed.
 //! - Each account's order list holds exactly its `orders_open` orders, all its own.
+//! - The fill-or-kill dry run left its scratch clear.
 //! - In every market positions sum to zero (long open interest equals short open interest)
 //!   and the long sum equals the tracked open interest.
 
@@ -34,6 +35,10 @@ pub fn check_all(engine: &Engine) -> Result<(), String> {
         resting += check_book(engine, m)?;
         check_positions(engine, m)?;
     }
+    ensure!(
+        engine.fok_scratch_is_clear(),
+        "fill-or-kill scratch not cleared after the dry run"
+    );
     ensure!(
         resting == engine.orders().len(),
         "books hold {resting} orders but {} are indexed",

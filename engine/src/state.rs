@@ -87,6 +87,9 @@ pub struct Engine {
     orders: Orders,
     accounts: Accounts,
     events: Vec<Event>,
+    /// Scratch for the fill-or-kill dry run: each account's position change so far, by
+    /// account id. All zero between commands (checked by the audit).
+    fok_delta: Vec<i64>,
     last_seq: u64,
     last_ts_ns: u64,
 }
@@ -124,6 +127,7 @@ impl Engine {
             orders: Orders::with_capacity(limits.orders_max),
             accounts: Accounts::new(&limits),
             events: Vec::with_capacity(limits.events_per_command_max()),
+            fok_delta: vec![0; limits.accounts_max as usize],
             last_seq: 0,
             last_ts_ns: 0,
         }
@@ -361,9 +365,6 @@ impl Engine {
         if rests {
             self.check_room(m, o.account, o.side, limit)?;
         }
-        if o.tif == TimeInForce::Fok && !self.fok_fillable(m, o, limit, qty) {
-            return Err(Reject::FokNotFillable);
-        }
         Ok(Plan {
             limit,
             qty,
@@ -418,40 +419,103 @@ impl Engine {
         Ok(())
     }
 
-    /// Whether a fill-or-kill order would fill in full. Conservative: reduce-only makers count
-    /// as zero and every order visited counts as a fill, so an order judged fillable always
-    /// fills in full, and never emits a partial fill.
-    fn fok_fillable(&self, m: &Market, o: &NewOrder, limit: i64, qty: i64) -> bool {
-        let mut filled = 0i64;
-        let mut visits = 0u32;
+    /// Whether a fill-or-kill order would fill in full: a dry run of [`Engine::match_taker`]
+    /// that applies the same rules maker by maker (self-trade prevention, the fills limit, the
+    /// reduce-only clamps of taker and maker), so it accepts exactly the orders that fill in
+    /// full. Reduce-only makers count for what they can still reduce after the fills before
+    /// them, which is why each account's position change is tracked in `fok_delta`.
+    fn fok_fillable(&mut self, o: &NewOrder, limit: i64, qty: i64) -> bool {
+        let (fillable, visited) = self.fok_dry_run(o, limit, qty);
+        // Clear the scratch entries the dry run wrote: the taker's and its visited makers'.
+        let m = self.markets[usize::from(o.market.0)]
+            .as_ref()
+            .expect("invariant: market exists");
+        self.fok_delta[o.account.0 as usize] = 0;
+        let mut left = visited;
+        for level in m.book.levels(o.side.opposite()) {
+            let mut slot = level.head;
+            while slot != NIL && left > 0 {
+                let maker = self.orders.get(slot);
+                self.fok_delta[maker.account as usize] = 0;
+                slot = maker.next;
+                left -= 1;
+            }
+            if left == 0 {
+                break;
+            }
+        }
+        fillable
+    }
+
+    /// The dry run of [`Engine::fok_fillable`]; returns whether the order fills in full and
+    /// how many makers it looked at.
+    fn fok_dry_run(&mut self, o: &NewOrder, limit: i64, qty: i64) -> (bool, u32) {
+        let m = self.markets[usize::from(o.market.0)]
+            .as_ref()
+            .expect("invariant: market exists");
+        let delta = &mut self.fok_delta;
+        let (taker, market) = (o.account.0, o.market.0);
+        let mut remaining = qty;
+        let mut fills = 0u32;
+        let mut visited = 0u32;
         for level in m.book.levels(o.side.opposite()) {
             if !crosses(o.side, limit, level.price) {
-                return false;
+                return (false, visited);
             }
             let mut slot = level.head;
             while slot != NIL {
                 let maker = self.orders.get(slot);
                 slot = maker.next;
-                visits += 1;
-                if visits > self.limits.fills_per_taker_max {
-                    return false;
-                }
-                if maker.account == o.account.0 && o.stp != SelfTradePrevention::Allow {
+                visited += 1;
+                if maker.account == taker && o.stp != SelfTradePrevention::Allow {
                     if o.stp == SelfTradePrevention::ExpireMaker {
                         continue;
                     }
-                    return false;
+                    return (false, visited);
                 }
-                if maker.has(FLAG_REDUCE_ONLY) {
-                    continue;
-                }
-                filled += maker.qty_open;
-                if filled >= qty {
-                    return true;
+                // As in `match_level`, a maker clamped by reduce-only is looked at again.
+                let mut open = maker.qty_open;
+                while open > 0 {
+                    if fills >= self.limits.fills_per_taker_max {
+                        return (false, visited);
+                    }
+                    let mut q = remaining.min(open);
+                    if o.reduce_only {
+                        let position =
+                            self.accounts.position(taker, market) + delta[taker as usize];
+                        let r = reducible(position, o.side);
+                        if r == 0 {
+                            return (false, visited);
+                        }
+                        q = q.min(r);
+                    }
+                    if maker.has(FLAG_REDUCE_ONLY) {
+                        let position = self.accounts.position(maker.account, market)
+                            + delta[maker.account as usize];
+                        let r = reducible(position, maker.side);
+                        if r == 0 {
+                            // Matching cancels this maker and moves on.
+                            break;
+                        }
+                        q = q.min(r);
+                    }
+                    delta[maker.account as usize] += maker.side.sign() * q;
+                    delta[taker as usize] += o.side.sign() * q;
+                    fills += 1;
+                    remaining -= q;
+                    open -= q;
+                    if remaining == 0 {
+                        return (true, visited);
+                    }
                 }
             }
         }
-        false
+        (false, visited)
+    }
+
+    /// Whether the fill-or-kill scratch is clear, as it must be between commands.
+    pub(crate) fn fok_scratch_is_clear(&self) -> bool {
+        self.fok_delta.iter().all(|d| *d == 0)
     }
 
     fn place(&mut self, seq: u64, o: &NewOrder) {
@@ -459,6 +523,10 @@ impl Engine {
             Ok(plan) => plan,
             Err(r) => return self.reject(o.account, o.client_ref, r),
         };
+        // Last of the checks, after everything `plan` validates.
+        if o.tif == TimeInForce::Fok && !self.fok_fillable(o, plan.limit, plan.qty) {
+            return self.reject(o.account, o.client_ref, Reject::FokNotFillable);
+        }
         self.events.push(Event::Accepted {
             order_id: OrderId(seq),
             account: o.account,
@@ -827,7 +895,8 @@ impl Engine {
             return Err(Reject::AmendNoChange);
         }
         if price == o.price && qty < o.qty_open {
-            return Ok(self.reduce_in_place(slot, qty));
+            self.reduce_in_place(slot, qty);
+            return Ok(());
         }
         // Losing priority: re-enter at the new price as a taker first.
         let mut price = price;

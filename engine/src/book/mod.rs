@@ -348,7 +348,7 @@ mod tests {
         assert_eq!(book.best_price(Side::Buy), Some(101));
         assert_eq!(book.level(la).qty_total, 12);
         assert_eq!(book.level(la).head, a);
-        assert_eq!(book.unlink(&mut orders, c).1, true);
+        assert!(book.unlink(&mut orders, c).1);
         assert_eq!(book.best_price(Side::Buy), Some(100));
         assert_eq!(book.take(&mut orders, a, 5), 0);
         assert_eq!(book.unlink(&mut orders, a), (la, false));
