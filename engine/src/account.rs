@@ -1,39 +1,132 @@
-//! Per-account state the matching core needs: resting-order lists and positions.
+//! Accounts and positions: collateral, the per-account order list, and perp positions.
 //!
 //! # Layout
-//! Dense arrays indexed by account id (and by `account × markets_max + market` for positions),
-//! preallocated to the limits: no lookups by hash and no allocation when accounts first trade.
+//! - Per account (dense arrays indexed by account id, struct-of-arrays so the matching loop
+//!   touches only what it needs): collateral, the head of the account's intrusive list of
+//!   resting orders and their count, the head of its list of positions, flags.
+//! - Positions live in a slab of [`Position`] records, one per (account, market) the account
+//!   has ever used, linked from the account. A record is created on first use (an accepted
+//!   order, a leverage or margin-mode setting) and kept, so a fill never needs to allocate one.
+//! - [`HeapMeta`] per position, for the liquidation trigger heaps.
+//!
+//! # Money
+//! A position holds a *quote balance* instead of an entry price: every fill moves exactly
+//! `price × qty × quote_per_tick_lot` quantums from the buyer's position to the seller's, so
+//! quote balances change only by exact transfers. The position's value at a mark price is
+//! `size × mark × quote_per_tick_lot + quote` (its unrealized PnL). Realizing PnL moves quantums
+//! from the quote balance to collateral (or isolated margin), again an exact transfer. Hence the
+//! conservation law: Σ collateral + Σ isolated margin + Σ quote balances + insurance fund +
+//! fee pool = deposits − withdrawals, to the quantum, after every command.
 //!
 //! # Invariants
-//! `orders_open[a]` is the length of account `a`'s intrusive order list, and the sum of all
-//! positions in a market is zero (every fill moves a buyer and a seller by the same amount).
+//! Positions sum to zero in every market; each account's order list holds exactly its
+//! `orders_open` orders; each account's position list holds exactly its records.
 
 use crate::book::NIL;
 use crate::limits::Limits;
+use crate::trigger::HeapMeta;
 
-/// Accounts' order lists and positions.
+/// How a position is margined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum MarginMode {
+    /// Shares the account's collateral with its other cross positions.
+    Cross = 0,
+    /// Has its own margin; its loss is bounded by it.
+    Isolated = 1,
+}
+
+/// One account's position in one market.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// Owner.
+    pub account: u32,
+    /// Market id.
+    pub market: u16,
+    /// Cross or isolated.
+    pub mode: MarginMode,
+    /// Leverage chosen for initial margin (1..=the tier's maximum).
+    pub leverage: u16,
+    /// Signed size in lots.
+    pub size: i64,
+    /// Quote balance in quantums (see the module docs).
+    pub quote: i64,
+    /// Margin set aside for an isolated position.
+    pub isolated_margin: i64,
+    /// Realized PnL so far, for reports.
+    pub realized_pnl: i64,
+    /// Funding received (+) or paid (−) so far, for reports.
+    pub funding_pnl: i64,
+    /// Lots of resting buy orders in this market.
+    pub order_qty_buy: i64,
+    /// Lots of resting sell orders in this market.
+    pub order_qty_sell: i64,
+    /// No new book liquidation slice before this time.
+    pub cooldown_until_ns: u64,
+    /// Next position of the same account.
+    pub next: u32,
+}
+
+impl Position {
+    /// A new, flat, cross position record.
+    #[must_use]
+    pub fn fresh(account: u32, market: u16, leverage: u16) -> Self {
+        Self {
+            account,
+            market,
+            mode: MarginMode::Cross,
+            leverage,
+            size: 0,
+            quote: 0,
+            isolated_margin: 0,
+            realized_pnl: 0,
+            funding_pnl: 0,
+            order_qty_buy: 0,
+            order_qty_sell: 0,
+            cooldown_until_ns: 0,
+            next: NIL,
+        }
+    }
+}
+
+/// Account flag: a liquidation of this account is in progress (cooldown between slices).
+pub const ACCOUNT_IN_LIQUIDATION: u8 = 1;
+
+/// Accounts, their order lists, collateral and positions.
 #[derive(Clone, Debug)]
 pub struct Accounts {
     /// Resting orders per account.
     pub(crate) orders_open: Vec<u32>,
     /// Head of each account's intrusive order list (most recent first).
     pub(crate) order_head: Vec<u32>,
-    /// Signed position in lots, at `account × markets_max + market`.
-    positions: Vec<i64>,
-    markets_max: usize,
+    /// Cross collateral per account, in quote quantums.
+    pub(crate) collateral: Vec<i64>,
+    /// Head of each account's position list.
+    pub(crate) position_head: Vec<u32>,
+    /// `ACCOUNT_*` flags.
+    pub(crate) flags: Vec<u8>,
+    /// Position records.
+    pub(crate) positions: Vec<Position>,
+    /// Trigger-heap bookkeeping, parallel to `positions`.
+    pub(crate) heap_meta: Vec<HeapMeta>,
+    positions_max: usize,
 }
 
 impl Accounts {
-    /// Creates storage for the limits' accounts and markets.
+    /// Creates storage for the limits' accounts and positions.
     #[must_use]
     pub fn new(limits: &Limits) -> Self {
         let n = limits.accounts_max as usize;
-        let m = usize::from(limits.markets_max);
+        let p = limits.positions_max as usize;
         Self {
             orders_open: vec![0; n],
             order_head: vec![NIL; n],
-            positions: vec![0; n * m],
-            markets_max: m,
+            collateral: vec![0; n],
+            position_head: vec![NIL; n],
+            flags: vec![0; n],
+            positions: Vec::with_capacity(p),
+            heap_meta: Vec::with_capacity(p),
+            positions_max: p,
         }
     }
 
@@ -49,53 +142,107 @@ impl Accounts {
         self.orders_open.is_empty()
     }
 
+    /// The position record of an account in a market, if it has one.
     #[inline]
-    fn slot(&self, account: u32, market: u16) -> usize {
-        account as usize * self.markets_max + usize::from(market)
+    #[must_use]
+    pub fn find(&self, account: u32, market: u16) -> Option<u32> {
+        let mut h = self.position_head[account as usize];
+        while h != NIL {
+            let p = &self.positions[h as usize];
+            if p.market == market {
+                return Some(h);
+            }
+            h = p.next;
+        }
+        None
     }
 
-    /// Signed position of an account in a market, in lots.
+    /// Whether a new position record fits.
+    #[must_use]
+    pub fn has_room(&self) -> bool {
+        self.positions.len() < self.positions_max
+    }
+
+    /// The position record of an account in a market, created if missing. `None` when the
+    /// record would exceed `positions_max`.
+    pub fn find_or_create(&mut self, account: u32, market: u16, leverage: u16) -> Option<u32> {
+        if let Some(h) = self.find(account, market) {
+            return Some(h);
+        }
+        if !self.has_room() {
+            return None;
+        }
+        let h = u32::try_from(self.positions.len()).expect("invariant: positions_max ≤ SLOT_MAX");
+        let mut p = Position::fresh(account, market, leverage);
+        p.next = self.position_head[account as usize];
+        self.positions.push(p);
+        self.heap_meta.push(HeapMeta::NONE);
+        self.position_head[account as usize] = h;
+        Some(h)
+    }
+
+    /// A position record.
+    #[inline]
+    #[must_use]
+    pub fn get(&self, handle: u32) -> &Position {
+        &self.positions[handle as usize]
+    }
+
+    /// A position record, mutably.
+    #[inline]
+    pub fn get_mut(&mut self, handle: u32) -> &mut Position {
+        &mut self.positions[handle as usize]
+    }
+
+    /// Every position record, by handle.
+    #[must_use]
+    pub fn all_positions(&self) -> &[Position] {
+        &self.positions
+    }
+
+    /// Handles of an account's positions (most recently created first).
+    pub fn positions_of(&self, account: u32) -> impl Iterator<Item = u32> + '_ {
+        let mut h = self.position_head[account as usize];
+        core::iter::from_fn(move || {
+            if h == NIL {
+                return None;
+            }
+            let out = h;
+            h = self.positions[h as usize].next;
+            Some(out)
+        })
+    }
+
+    /// Signed position of an account in a market, in lots (0 without a record).
     #[inline]
     #[must_use]
     pub fn position(&self, account: u32, market: u16) -> i64 {
-        self.positions[self.slot(account, market)]
+        self.find(account, market).map_or(0, |h| self.positions[h as usize].size)
     }
 
-    /// Adds `delta` lots to a position; returns `(before, after)`.
-    ///
-    /// # Panics
-    /// On overflow, which open-interest bounds rule out: a position is at most the sum of
-    /// quantities filled, each at most `qty_max`, and the engine stops well before `i64::MAX`.
-    #[inline]
-    pub fn add_position(&mut self, account: u32, market: u16, delta: i64) -> (i64, i64) {
-        let i = self.slot(account, market);
-        let before = self.positions[i];
-        let after = before
-            .checked_add(delta)
-            .expect("invariant: positions fit in i64");
-        self.positions[i] = after;
-        (before, after)
-    }
-
-    /// Every position of every account in one market, by account id.
+    /// Every non-zero position in one market as (account, size), in handle order.
     pub fn positions_in(&self, market: u16) -> impl Iterator<Item = (u32, i64)> + '_ {
-        let m = usize::from(market);
         self.positions
             .iter()
-            .skip(m)
-            .step_by(self.markets_max)
-            .enumerate()
-            .map(|(a, p)| {
-                (
-                    u32::try_from(a).expect("invariant: account ids fit in u32"),
-                    *p,
-                )
-            })
+            .filter(move |p| p.market == market && p.size != 0)
+            .map(|p| (p.account, p.size))
     }
 
     /// Resting orders of an account.
     #[must_use]
     pub fn orders_open(&self, account: u32) -> u32 {
         self.orders_open[account as usize]
+    }
+
+    /// Cross collateral of an account.
+    #[must_use]
+    pub fn collateral(&self, account: u32) -> i64 {
+        self.collateral[account as usize]
+    }
+
+    /// Flags of an account.
+    #[must_use]
+    pub fn flags(&self, account: u32) -> u8 {
+        self.flags[account as usize]
     }
 }

@@ -3,8 +3,10 @@
 //! A command is wrapped in [`Sequenced`] by the sequencer, which stamps its sequence number and
 //! time. Time is a field, never a clock read, so a journal replays to the same state.
 
+use crate::account::MarginMode;
 use crate::market::{MarketId, MarketSpec};
-use cascade_risk::{Price, Qty};
+use crate::risk_params::RiskParams;
+use cascade_risk::{Price, Qty, Quote};
 
 /// Identifies an account. Dense: `0..accounts_max`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -209,5 +211,81 @@ pub enum Command {
     MassCancelMarket {
         /// Which market.
         market: MarketId,
+    },
+    /// Credits collateral to an account.
+    Deposit {
+        /// Account.
+        account: AccountId,
+        /// Amount in quote quantums (> 0).
+        amount: Quote,
+    },
+    /// Debits collateral; refused if the rest would not cover initial margin, or while the
+    /// account is being liquidated.
+    Withdraw {
+        /// Account.
+        account: AccountId,
+        /// Amount in quote quantums (> 0).
+        amount: Quote,
+    },
+    /// Sets the leverage used for an account's initial margin in a market.
+    SetLeverage {
+        /// Account.
+        account: AccountId,
+        /// Market.
+        market: MarketId,
+        /// 1 ..= the market's first-tier maximum.
+        leverage: u16,
+    },
+    /// Sets cross or isolated margin for an account's position in a market (only while it has
+    /// no position and no resting orders there).
+    SetMarginMode {
+        /// Account.
+        account: AccountId,
+        /// Market.
+        market: MarketId,
+        /// Mode.
+        mode: MarginMode,
+    },
+    /// Moves collateral into (positive) or out of (negative) an isolated position's margin.
+    TransferIsolatedMargin {
+        /// Account.
+        account: AccountId,
+        /// Market.
+        market: MarketId,
+        /// Signed amount in quote quantums (≠ 0).
+        amount: Quote,
+    },
+    /// Turns margining on for a market (or changes its parameters): tiers, fees, liquidation,
+    /// funding, mark. Operator action.
+    SetRiskParams {
+        /// Market.
+        market: MarketId,
+        /// Parameters.
+        params: Box<RiskParams>,
+    },
+    /// A new index (oracle) price, and optionally an external perp mark. Recomputes the mark
+    /// price, which can liquidate.
+    SetIndexPrice {
+        /// Market.
+        market: MarketId,
+        /// Index price in ticks.
+        index: Price,
+        /// An external perpetual mark (median of other venues), if supplied.
+        external_mark: Option<Price>,
+    },
+    /// Settles one funding interval in a market. The sequencer sends it on the interval.
+    FundingTick {
+        /// Market.
+        market: MarketId,
+    },
+    /// Names the backstop liquidator vault account (or none). Operator action.
+    SetBackstopAccount {
+        /// The vault.
+        account: Option<AccountId>,
+    },
+    /// Adds money to the insurance fund. Operator action.
+    InsuranceDeposit {
+        /// Amount in quote quantums (> 0).
+        amount: Quote,
     },
 }

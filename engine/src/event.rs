@@ -4,10 +4,55 @@
 //! never allocates per command. Together they carry everything an execution report, an ITCH
 //! feed (add, execute, cancel, delete, replace) or an L2 feed needs.
 
+use crate::account::MarginMode;
 use crate::command::{AccountId, OrderId, Side};
 use crate::market::MarketId;
 use crate::reject::{CancelReason, Reject};
-use cascade_risk::{Price, Qty};
+use cascade_risk::{Price, Qty, Quote};
+
+/// Why the insurance fund moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum InsuranceReason {
+    /// An operator deposit.
+    Deposit = 1,
+    /// A liquidation fee.
+    LiquidationFee = 2,
+    /// Paying a liquidated account's shortfall (negative equity).
+    Shortfall = 3,
+    /// Rounding dust from funding.
+    FundingDust = 4,
+}
+
+/// Outcome bits of [`Event::LiquidationEnded`].
+pub mod outcome {
+    /// The account ended healthy (equity above maintenance) with some position left.
+    pub const HEALTHY: u8 = 1;
+    /// The position was closed in full.
+    pub const CLOSED: u8 = 2;
+    /// The account ended with negative equity (bad debt).
+    pub const BAD_DEBT: u8 = 4;
+    /// The insurance fund ran out while paying this liquidation.
+    pub const INSURANCE_EXHAUSTED: u8 = 8;
+    /// Auto-deleveraging found too few counterparties (or is off).
+    pub const ADL_EXHAUSTED: u8 = 16;
+    /// A partial slice was taken and the account waits out a cooldown.
+    pub const COOLDOWN: u8 = 32;
+}
+
+/// The stages of the liquidation waterfall, in order.
+pub mod stage {
+    /// Orders cancelled.
+    pub const CANCEL: u8 = 1;
+    /// Closed through the book, never worse than bankruptcy.
+    pub const BOOK: u8 = 2;
+    /// Taken over by the backstop vault at the bankruptcy price.
+    pub const BACKSTOP: u8 = 3;
+    /// Closed through the book worse than bankruptcy, the insurance fund paying.
+    pub const INSURANCE: u8 = 4;
+    /// Auto-deleveraged against opposite positions at the bankruptcy price.
+    pub const ADL: u8 = 5;
+}
 
 /// One thing that happened while applying a command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +168,157 @@ pub enum Event {
         price: Price,
         /// New open quantity.
         qty: Qty,
+    },
+    /// Collateral was deposited.
+    Deposited {
+        /// Account.
+        account: AccountId,
+        /// Amount.
+        amount: Quote,
+        /// Collateral after.
+        collateral: Quote,
+    },
+    /// Collateral was withdrawn.
+    Withdrawn {
+        /// Account.
+        account: AccountId,
+        /// Amount.
+        amount: Quote,
+        /// Collateral after.
+        collateral: Quote,
+    },
+    /// Leverage was set.
+    LeverageSet {
+        /// Account.
+        account: AccountId,
+        /// Market.
+        market: MarketId,
+        /// Leverage.
+        leverage: u16,
+    },
+    /// Margin mode was set.
+    MarginModeSet {
+        /// Account.
+        account: AccountId,
+        /// Market.
+        market: MarketId,
+        /// Mode.
+        mode: MarginMode,
+    },
+    /// An isolated position's margin changed by a transfer.
+    IsolatedMarginSet {
+        /// Account.
+        account: AccountId,
+        /// Market.
+        market: MarketId,
+        /// Isolated margin after.
+        isolated_margin: Quote,
+        /// Collateral after.
+        collateral: Quote,
+    },
+    /// A market's risk parameters were set (margining is on).
+    RiskParamsSet {
+        /// Market.
+        market: MarketId,
+    },
+    /// The backstop vault changed.
+    BackstopSet {
+        /// The vault, if any.
+        account: Option<AccountId>,
+    },
+    /// A new index price and the mark price it gave.
+    MarkPrice {
+        /// Market.
+        market: MarketId,
+        /// Index price.
+        index: Price,
+        /// Mark price.
+        mark: Price,
+    },
+    /// A funding interval was settled.
+    Funding {
+        /// Market.
+        market: MarketId,
+        /// Rate for the interval in parts per billion; longs pay shorts when positive.
+        rate_ppb: i64,
+        /// Total paid by payers.
+        paid: Quote,
+        /// Total received by receivers.
+        received: Quote,
+        /// `paid − received`: rounding dust, to the insurance fund.
+        dust: Quote,
+    },
+    /// The insurance fund moved.
+    InsuranceFund {
+        /// The account concerned (0 for deposits and funding dust).
+        account: AccountId,
+        /// Signed change.
+        delta: Quote,
+        /// Balance after.
+        balance: Quote,
+        /// Why.
+        reason: InsuranceReason,
+    },
+    /// An account fell to its maintenance margin and the waterfall starts.
+    LiquidationStarted {
+        /// Account.
+        account: AccountId,
+        /// The market whose position is liquidated.
+        market: MarketId,
+        /// Equity (account equity for cross, position equity for isolated).
+        equity: Quote,
+        /// Maintenance margin it is measured against.
+        maintenance: Quote,
+        /// Mark price.
+        mark: Price,
+    },
+    /// The backstop vault took a position over at the bankruptcy price.
+    Backstop {
+        /// The liquidated account.
+        account: AccountId,
+        /// The vault.
+        vault: AccountId,
+        /// Market.
+        market: MarketId,
+        /// Lots taken (the liquidated side's signed size before).
+        size: i64,
+        /// Bankruptcy price.
+        price: Price,
+    },
+    /// An opposite position was auto-deleveraged at the bankruptcy price.
+    Deleveraged {
+        /// The liquidated account.
+        account: AccountId,
+        /// The account whose position was reduced.
+        counterparty: AccountId,
+        /// Market.
+        market: MarketId,
+        /// Lots closed.
+        qty: Qty,
+        /// Bankruptcy price of the liquidated position.
+        price: Price,
+        /// The counterparty's place in the ranking (0 = first).
+        rank: u32,
+    },
+    /// The waterfall finished for one position.
+    LiquidationEnded {
+        /// Account.
+        account: AccountId,
+        /// Market.
+        market: MarketId,
+        /// The last stage reached (`stage::*`).
+        stage: u8,
+        /// `outcome::*` bits.
+        outcome: u8,
+        /// Lots closed by this liquidation.
+        closed: Qty,
+        /// Equity after.
+        equity: Quote,
+        /// What ADL counterparties gave up against the mark price.
+        haircut: Quote,
+        /// The smallest haircut that would have covered the shortfall the insurance fund could
+        /// not: `haircut − haircut_min` is ADL overshoot.
+        haircut_min: Quote,
     },
     /// A price level's aggregate after the command touched it (an L2 update). Zero quantity
     /// means the level is gone.

@@ -19,6 +19,13 @@ pub struct Limits {
     pub levels_per_side_max: u32,
     /// Fills one taker order may make before its remainder is expired.
     pub fills_per_taker_max: u32,
+    /// Position records (one per account and market used) across all markets.
+    pub positions_max: u32,
+    /// Liquidations one command may start; the rest wait for the next command, in trigger
+    /// order, so one huge mark move cannot make one command unbounded.
+    pub liquidations_per_command_max: u32,
+    /// Positions that may sit in a liquidation cooldown at once (between partial slices).
+    pub cooldowns_max: u32,
 }
 
 impl Limits {
@@ -33,6 +40,9 @@ impl Limits {
         orders_per_account_max: 4_096,
         levels_per_side_max: 4_096,
         fills_per_taker_max: 4_096,
+        positions_max: 8_192,
+        liquidations_per_command_max: 256,
+        cooldowns_max: 1_024,
     };
 
     /// Limits for the embedded default server and the benchmarks.
@@ -43,6 +53,9 @@ impl Limits {
         orders_per_account_max: 100_000,
         levels_per_side_max: 1 << 16,
         fills_per_taker_max: 10_000,
+        positions_max: 1 << 20,
+        liquidations_per_command_max: 4_096,
+        cooldowns_max: 65_536,
     };
 
     /// Events one command can emit at most: a taker's fills and the level updates they cause,
@@ -53,6 +66,9 @@ impl Limits {
         let cancels = self.orders_per_account_max as usize;
         // A fill emits a trade; each level swept emits one level update; a self-trade
         // cancel emits a cancel and a level update.
+        // A liquidation emits its start and end, the cancels of the account's orders, a
+        // taker's worth of fills and, at worst, a deleverage per counterparty; the same bound
+        // serves: liquidations past the buffer's room wait for the next command.
         (3 * fills).max(2 * cancels) + 16
     }
 
@@ -67,6 +83,10 @@ impl Limits {
             && self.levels_per_side_max > 0
             && self.levels_per_side_max <= Self::SLOT_MAX / 2
             && self.fills_per_taker_max > 0
+            && self.positions_max > 0
+            && self.positions_max <= Self::SLOT_MAX
+            && self.liquidations_per_command_max > 0
+            && self.cooldowns_max > 0
     }
 }
 

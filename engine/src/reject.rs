@@ -62,11 +62,37 @@ pub enum Reject {
     PostOnlyNoPrice = 25,
     /// A market order needs a reference or opposite price to bound it, and had none.
     NoReferencePrice = 26,
+    /// The order would leave the account below its initial margin requirement.
+    InsufficientMargin = 27,
+    /// A withdrawal or margin transfer would leave too little collateral (initial margin must stay covered).
+    InsufficientCollateral = 28,
+    /// The account is being liquidated: withdrawals and margin changes wait until it is done.
+    AccountInLiquidation = 29,
+    /// Leverage must be between 1 and the market's first-tier maximum.
+    LeverageInvalid = 30,
+    /// The engine already holds `positions_max` position records.
+    PositionsLimit = 31,
+    /// Margin mode can change only with no position and no resting orders in the market.
+    MarginModeLocked = 32,
+    /// The market's risk parameters are inconsistent.
+    InvalidRiskParams = 33,
+    /// A deposit, withdrawal or transfer amount must be above zero.
+    AmountNotPositive = 34,
+    /// Isolated margin can be moved only for an isolated position.
+    NotIsolated = 35,
+    /// The market has no mark price yet (no index price has arrived), so margin cannot be checked.
+    NoMarkPrice = 36,
+    /// The order could take the position beyond the market's maximum position size.
+    PositionAboveMax = 37,
+    /// Total deposits would exceed the engine's money bound.
+    DepositsAboveMax = 38,
+    /// No backstop vault account is configured.
+    NoBackstop = 39,
 }
 
 impl Reject {
     /// Every code, in numeric order. Used to check codes are unique and documented.
-    pub const ALL: [Reject; 26] = [
+    pub const ALL: [Reject; 39] = [
         Reject::UnknownMarket,
         Reject::UnknownAccount,
         Reject::UnknownOrder,
@@ -93,6 +119,19 @@ impl Reject {
         Reject::InvalidTimeInForce,
         Reject::PostOnlyNoPrice,
         Reject::NoReferencePrice,
+        Reject::InsufficientMargin,
+        Reject::InsufficientCollateral,
+        Reject::AccountInLiquidation,
+        Reject::LeverageInvalid,
+        Reject::PositionsLimit,
+        Reject::MarginModeLocked,
+        Reject::InvalidRiskParams,
+        Reject::AmountNotPositive,
+        Reject::NotIsolated,
+        Reject::NoMarkPrice,
+        Reject::PositionAboveMax,
+        Reject::DepositsAboveMax,
+        Reject::NoBackstop,
     ];
 
     /// Returns the stable numeric code.
@@ -137,6 +176,19 @@ impl Reject {
             Reject::InvalidTimeInForce => "invalid_time_in_force",
             Reject::PostOnlyNoPrice => "post_only_no_price",
             Reject::NoReferencePrice => "no_reference_price",
+            Reject::InsufficientMargin => "insufficient_margin",
+            Reject::InsufficientCollateral => "insufficient_collateral",
+            Reject::AccountInLiquidation => "account_in_liquidation",
+            Reject::LeverageInvalid => "leverage_invalid",
+            Reject::PositionsLimit => "positions_limit",
+            Reject::MarginModeLocked => "margin_mode_locked",
+            Reject::InvalidRiskParams => "invalid_risk_params",
+            Reject::AmountNotPositive => "amount_not_positive",
+            Reject::NotIsolated => "not_isolated",
+            Reject::NoMarkPrice => "no_mark_price",
+            Reject::PositionAboveMax => "position_above_max",
+            Reject::DepositsAboveMax => "deposits_above_max",
+            Reject::NoBackstop => "no_backstop",
         }
     }
 }
@@ -165,11 +217,13 @@ pub enum CancelReason {
     FillsLimit = 6,
     /// A reduce-only order that can no longer reduce (the position shrank or flipped).
     ReduceOnlyClamp = 7,
+    /// The liquidation waterfall cancelled the account's orders.
+    Liquidation = 8,
 }
 
 impl CancelReason {
     /// Every reason, in numeric order.
-    pub const ALL: [CancelReason; 7] = [
+    pub const ALL: [CancelReason; 8] = [
         CancelReason::UserRequested,
         CancelReason::MassCancel,
         CancelReason::ImmediateRemainder,
@@ -177,6 +231,7 @@ impl CancelReason {
         CancelReason::SelfTradeMaker,
         CancelReason::FillsLimit,
         CancelReason::ReduceOnlyClamp,
+        CancelReason::Liquidation,
     ];
 
     /// Returns the stable numeric code.
@@ -196,6 +251,7 @@ impl CancelReason {
             CancelReason::SelfTradeMaker => "self_trade_maker",
             CancelReason::FillsLimit => "fills_limit",
             CancelReason::ReduceOnlyClamp => "reduce_only_clamp",
+            CancelReason::Liquidation => "liquidation",
         }
     }
 }

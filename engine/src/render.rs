@@ -106,6 +106,95 @@ pub fn event_line(engine: &Engine, names: &(impl AccountNames + ?Sized), event: 
             qty,
             price
         ),
+        Event::Deposited { account, amount, collateral } => {
+            format!("deposited {} {} collateral={}", names.name(account.0), amount, collateral)
+        }
+        Event::Withdrawn { account, amount, collateral } => {
+            format!("withdrawn {} {} collateral={}", names.name(account.0), amount, collateral)
+        }
+        Event::LeverageSet { account, market, leverage } => format!(
+            "leverage {} {} {}x",
+            names.name(account.0),
+            symbol(engine, market),
+            leverage
+        ),
+        Event::MarginModeSet { account, market, mode } => format!(
+            "margin-mode {} {} {}",
+            names.name(account.0),
+            symbol(engine, market),
+            if mode == crate::account::MarginMode::Cross { "cross" } else { "isolated" }
+        ),
+        Event::IsolatedMarginSet { account, market, isolated_margin, collateral } => format!(
+            "isolated-margin {} {} {} collateral={}",
+            names.name(account.0),
+            symbol(engine, market),
+            isolated_margin,
+            collateral
+        ),
+        Event::RiskParamsSet { market } => format!("risk-params {}", symbol(engine, market)),
+        Event::BackstopSet { account } => match account {
+            Some(a) => format!("backstop {}", names.name(a.0)),
+            None => "backstop none".to_owned(),
+        },
+        Event::MarkPrice { market, index, mark } => {
+            format!("mark {} index={} mark={}", symbol(engine, market), index, mark)
+        }
+        Event::Funding { market, rate_ppb, paid, received, dust } => format!(
+            "funding {} rate_ppb={} paid={} received={} dust={}",
+            symbol(engine, market),
+            rate_ppb,
+            paid,
+            received,
+            dust
+        ),
+        Event::InsuranceFund { account, delta, balance, reason } => format!(
+            "insurance {} delta={} balance={} ({})",
+            names.name(account.0),
+            delta,
+            balance,
+            match reason {
+                crate::event::InsuranceReason::Deposit => "deposit",
+                crate::event::InsuranceReason::LiquidationFee => "liquidation fee",
+                crate::event::InsuranceReason::Shortfall => "shortfall",
+                crate::event::InsuranceReason::FundingDust => "funding dust",
+            }
+        ),
+        Event::LiquidationStarted { account, market, equity, maintenance, mark } => format!(
+            "liquidation {} {} equity={} maintenance={} mark={}",
+            names.name(account.0),
+            symbol(engine, market),
+            equity,
+            maintenance,
+            mark
+        ),
+        Event::Backstop { account, vault, market, size, price } => format!(
+            "backstop {} {} takes {} from {} @ {}",
+            symbol(engine, market),
+            names.name(vault.0),
+            size,
+            names.name(account.0),
+            price
+        ),
+        Event::Deleveraged { account, counterparty, market, qty, price, rank } => format!(
+            "deleveraged {} {} {} against {} @ {} rank={}",
+            symbol(engine, market),
+            names.name(counterparty.0),
+            qty,
+            names.name(account.0),
+            price,
+            rank
+        ),
+        Event::LiquidationEnded { account, market, stage, outcome, closed, equity, haircut, haircut_min } => format!(
+            "liquidation-end {} {} stage={} outcome={} closed={} equity={} haircut={} haircut_min={}",
+            names.name(account.0),
+            symbol(engine, market),
+            stage_name(stage),
+            outcome_names(outcome),
+            closed,
+            equity,
+            haircut,
+            haircut_min
+        ),
         Event::BookLevel { market, side, price, qty, orders } => format!(
             "level {} {} {} qty={} orders={}",
             symbol(engine, market),
@@ -115,6 +204,31 @@ pub fn event_line(engine: &Engine, names: &(impl AccountNames + ?Sized), event: 
             orders
         ),
     }
+}
+
+fn stage_name(stage: u8) -> &'static str {
+    match stage {
+        crate::event::stage::CANCEL => "cancel",
+        crate::event::stage::BOOK => "book",
+        crate::event::stage::BACKSTOP => "backstop",
+        crate::event::stage::INSURANCE => "insurance",
+        crate::event::stage::ADL => "adl",
+        _ => "?",
+    }
+}
+
+fn outcome_names(bits: u8) -> String {
+    use crate::event::outcome::{ADL_EXHAUSTED, BAD_DEBT, CLOSED, COOLDOWN, HEALTHY, INSURANCE_EXHAUSTED};
+    let names = [
+        (HEALTHY, "healthy"),
+        (CLOSED, "closed"),
+        (BAD_DEBT, "bad-debt"),
+        (INSURANCE_EXHAUSTED, "insurance-exhausted"),
+        (ADL_EXHAUSTED, "adl-exhausted"),
+        (COOLDOWN, "cooldown"),
+    ];
+    let parts: Vec<&str> = names.iter().filter(|(b, _)| bits & b != 0).map(|(_, n)| *n).collect();
+    if parts.is_empty() { "none".to_owned() } else { parts.join("+") }
 }
 
 /// The book of a market as an ASCII ladder, asks above bids, best prices in the middle, each

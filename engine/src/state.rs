@@ -21,7 +21,8 @@
 //! A mass cancel of a whole market can emit more events than `events_per_command_max`; the
 //! buffer then grows once (an operator command, not the hot path).
 
-use crate::account::Accounts;
+use crate::account::{Accounts, MarginMode};
+use crate::margin::MarketRisk;
 use crate::book::slab::{FLAG_POST_ONLY, FLAG_POST_ONLY_SLIDE, FLAG_REDUCE_ONLY};
 use crate::book::{Book, OrderSlot, Orders, NIL};
 use crate::command::{
@@ -52,22 +53,44 @@ pub struct Market {
     pub open_interest: i64,
     /// Price of the last trade.
     pub last_trade: Option<Price>,
+    /// Margining, marks, funding and liquidation; `None` for a matching-only market.
+    pub risk: Option<MarketRisk>,
+}
+
+/// Where the money that is not in accounts sits, and the totals that bound it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Treasury {
+    /// Insurance fund balance.
+    pub insurance_fund: i64,
+    /// Trading fees collected (net of maker rebates).
+    pub fee_pool: i64,
+    /// Sum of all deposits (accounts and insurance fund).
+    pub deposits: i64,
+    /// Sum of all withdrawals.
+    pub withdrawals: i64,
+}
+
+impl Treasury {
+    /// Total deposits may not exceed this, so every sum of money fits in `i64` with room.
+    pub const DEPOSITS_MAX: i64 = 1 << 60;
 }
 
 /// The taker side of a match in progress.
 #[derive(Clone, Copy, Debug)]
-struct Taker {
-    id: u64,
-    account: u32,
-    market: u16,
-    side: Side,
+pub(crate) struct Taker {
+    pub(crate) id: u64,
+    pub(crate) account: u32,
+    pub(crate) market: u16,
+    pub(crate) side: Side,
     /// Worst price the taker accepts.
-    limit: i64,
+    pub(crate) limit: i64,
     /// Open quantity.
-    qty: i64,
-    reduce_only: bool,
-    stp: SelfTradePrevention,
-    fills: u32,
+    pub(crate) qty: i64,
+    pub(crate) reduce_only: bool,
+    pub(crate) stp: SelfTradePrevention,
+    pub(crate) fills: u32,
+    /// Σ price × qty over its fills, in ticks × lots (for liquidation fees).
+    pub(crate) filled_ticks: i128,
 }
 
 /// What validation of a new order decided.
@@ -83,16 +106,31 @@ struct Plan {
 #[derive(Clone, Debug)]
 pub struct Engine {
     limits: Limits,
-    markets: Vec<Option<Market>>,
-    orders: Orders,
-    accounts: Accounts,
-    events: Vec<Event>,
+    pub(crate) markets: Vec<Option<Market>>,
+    pub(crate) orders: Orders,
+    pub(crate) accounts: Accounts,
+    pub(crate) events: Vec<Event>,
     /// Scratch for the fill-or-kill dry run: each account's position change so far, by
     /// account id. All zero between commands (checked by the audit).
     fok_delta: Vec<i64>,
     last_seq: u64,
     last_ts_ns: u64,
+    pub(crate) treasury: Treasury,
+    /// The backstop liquidator vault.
+    pub(crate) backstop: Option<u32>,
+    /// Ids of the engine's own liquidation orders: `LIQUIDATION_ORDER_BIT | n`.
+    pub(crate) liquidation_orders: u64,
+    /// Accounts touched by the fills of the current command, for trigger refresh.
+    pub(crate) touched: Vec<u32>,
+    /// Position handles waiting out a liquidation cooldown, in the order they entered it.
+    pub(crate) cooldowns: Vec<u32>,
+    /// Scratch for ranking auto-deleverage candidates: (score, account, handle).
+    pub(crate) adl_scratch: Vec<(i128, u32, u32)>,
 }
+
+/// Order ids of the engine's liquidation orders have this bit set; client order ids (sequence
+/// numbers) never do.
+pub const LIQUIDATION_ORDER_BIT: u64 = 1 << 63;
 
 #[inline]
 fn crosses(side: Side, limit: i64, maker_price: i64) -> bool {
@@ -130,6 +168,12 @@ impl Engine {
             fok_delta: vec![0; limits.accounts_max as usize],
             last_seq: 0,
             last_ts_ns: 0,
+            treasury: Treasury::default(),
+            backstop: None,
+            liquidation_orders: 0,
+            touched: Vec::with_capacity(limits.fills_per_taker_max as usize + 8),
+            cooldowns: Vec::with_capacity(limits.cooldowns_max as usize),
+            adl_scratch: Vec::new(),
         }
     }
 
@@ -220,7 +264,26 @@ impl Engine {
                 self.mass_cancel_account(*account, *market);
             }
             Command::MassCancelMarket { market } => self.mass_cancel_market(*market),
+            Command::Deposit { account, amount } => self.deposit(*account, *amount),
+            Command::Withdraw { account, amount } => self.withdraw(*account, *amount),
+            Command::SetLeverage { account, market, leverage } => {
+                self.set_leverage(*account, *market, *leverage);
+            }
+            Command::SetMarginMode { account, market, mode } => {
+                self.set_margin_mode(*account, *market, *mode);
+            }
+            Command::TransferIsolatedMargin { account, market, amount } => {
+                self.transfer_isolated(*account, *market, *amount);
+            }
+            Command::SetRiskParams { market, params } => self.set_risk_params(*market, params),
+            Command::SetIndexPrice { market, index, external_mark } => {
+                self.set_index(*market, *index, *external_mark);
+            }
+            Command::FundingTick { market } => self.funding_tick(*market),
+            Command::SetBackstopAccount { account } => self.set_backstop(*account),
+            Command::InsuranceDeposit { amount } => self.insurance_deposit(*amount),
         }
+        self.run_liquidations();
         #[cfg(feature = "verify")]
         if let Err(e) = crate::invariants::check_all(self) {
             panic!("invariant audit failed after seq {}: {e}", cmd.seq);
@@ -241,6 +304,10 @@ impl Engine {
     #[must_use]
     pub fn state_hash(&self) -> u64 {
         crate::hash::state_hash(self)
+    }
+
+    pub(crate) fn reject_event(&mut self, account: AccountId, client_ref: u64, reason: Reject) {
+        self.reject(account, client_ref, reason);
     }
 
     fn reject(&mut self, account: AccountId, client_ref: u64, reason: Reject) {
@@ -270,16 +337,13 @@ impl Engine {
             band_high: spec.price_max.0,
             open_interest: 0,
             last_trade: None,
+            risk: None,
         });
         self.events.push(Event::MarketAdded { market: spec.id });
     }
 
     fn set_reference(&mut self, market: MarketId, price: Price) {
-        let Some(m) = self
-            .markets
-            .get_mut(usize::from(market.0))
-            .and_then(Option::as_mut)
-        else {
+        let Some(m) = self.market(market) else {
             return self.reject(AccountId(0), u64::from(market.0), Reject::UnknownMarket);
         };
         if price.0 <= 0 {
@@ -288,6 +352,14 @@ impl Engine {
         if price > m.spec.price_max {
             return self.reject(AccountId(0), u64::from(market.0), Reject::PriceAboveMax);
         }
+        self.set_reference_internal(market, price);
+        self.events.push(Event::ReferencePriceSet { market, price });
+    }
+
+    /// Moves a market's reference price and the limit-price band around it. The price was
+    /// validated (positive, at most `price_max`).
+    pub(crate) fn set_reference_internal(&mut self, market: MarketId, price: Price) {
+        let m = self.markets[usize::from(market.0)].as_mut().expect("invariant: market exists");
         let band = i64::from(m.spec.band_ppm);
         // Cannot overflow: price_max × 2e6 fits in i64 (MarketSpec::validate).
         let low = mul_div_i64(price.0, Ppm::ONE - band, Ppm::ONE, Rounding::Ceil)
@@ -297,7 +369,6 @@ impl Engine {
         m.reference = Some(price);
         m.band_low = low.max(1);
         m.band_high = high.min(m.spec.price_max.0);
-        self.events.push(Event::ReferencePriceSet { market, price });
     }
 
     fn validate_common(&self, account: AccountId, market: MarketId) -> Result<&Market, Reject> {
@@ -364,6 +435,19 @@ impl Engine {
         let rests = matches!(o.tif, TimeInForce::Gtc) || post_only;
         if rests {
             self.check_room(m, o.account, o.side, limit)?;
+        }
+        let handle = self.accounts.find(o.account.0, o.market.0);
+        if handle.is_none() && !self.accounts.has_room() {
+            return Err(Reject::PositionsLimit);
+        }
+        if !o.reduce_only {
+            let fresh = crate::account::Position::fresh(
+                o.account.0,
+                o.market.0,
+                crate::margin::default_leverage(m),
+            );
+            let p = handle.map_or(fresh, |h| *self.accounts.get(h));
+            self.check_order_margin(&p, handle, o.side, qty, limit)?;
         }
         Ok(Plan {
             limit,
@@ -527,6 +611,10 @@ impl Engine {
         if o.tif == TimeInForce::Fok && !self.fok_fillable(o, plan.limit, plan.qty) {
             return self.reject(o.account, o.client_ref, Reject::FokNotFillable);
         }
+        let leverage = self.market(o.market).map_or(1, crate::margin::default_leverage);
+        self.accounts
+            .find_or_create(o.account.0, o.market.0, leverage)
+            .expect("invariant: room checked in plan");
         self.events.push(Event::Accepted {
             order_id: OrderId(seq),
             account: o.account,
@@ -546,6 +634,7 @@ impl Engine {
             reduce_only: o.reduce_only,
             stp: o.stp,
             fills: 0,
+            filled_ticks: 0,
         };
         // A post-only order was checked (or slid) not to cross, so it never takes.
         let stop = if plan.post_only {
@@ -553,6 +642,7 @@ impl Engine {
         } else {
             self.match_taker(&mut taker)
         };
+        self.after_fills(o.account.0, o.market.0);
         if o.tif == TimeInForce::Fok {
             assert_eq!(taker.qty, 0, "invariant: a fillable FOK fills in full");
         }
@@ -600,6 +690,7 @@ impl Engine {
             .expect("invariant: market exists");
         let level = m.book.push_back(&mut self.orders, index);
         let level = *m.book.level(level);
+        Self::order_qty(&mut self.accounts, &o, o.qty_open);
         self.events.push(Event::Rested {
             order_id: OrderId(o.id),
             account: AccountId(o.account),
@@ -654,7 +745,7 @@ impl Engine {
 
     /// Matches a taker against the opposite side until it is filled, stops crossing, or is
     /// expired; returns why it was expired, if it was.
-    fn match_taker(&mut self, t: &mut Taker) -> Option<CancelReason> {
+    pub(crate) fn match_taker(&mut self, t: &mut Taker) -> Option<CancelReason> {
         let m = self.markets[usize::from(t.market)]
             .as_mut()
             .expect("invariant: market exists");
@@ -665,15 +756,15 @@ impl Engine {
             if !crosses(t.side, t.limit, price) {
                 return None;
             }
-            let (stop, gone) = Self::match_level(
-                m,
-                &mut self.orders,
-                &mut self.accounts,
-                &mut self.events,
-                self.limits.fills_per_taker_max,
-                t,
-                level_idx,
-            );
+            let mut core = Core {
+                orders: &mut self.orders,
+                accounts: &mut self.accounts,
+                events: &mut self.events,
+                treasury: &mut self.treasury,
+                touched: &mut self.touched,
+                fills_max: self.limits.fills_per_taker_max,
+            };
+            let (stop, gone) = Self::match_level(m, &mut core, t, level_idx);
             let (qty, orders) = if gone {
                 (0, 0)
             } else {
@@ -699,15 +790,14 @@ impl Engine {
     #[allow(clippy::too_many_lines)]
     fn match_level(
         m: &mut Market,
-        orders: &mut Orders,
-        accounts: &mut Accounts,
-        events: &mut Vec<Event>,
-        fills_max: u32,
+        core: &mut Core<'_>,
         t: &mut Taker,
         level_idx: u32,
     ) -> (Option<CancelReason>, bool) {
         let market = MarketId(t.market);
+        let fills_max = core.fills_max;
         loop {
+            let (orders, accounts, events) = (&mut *core.orders, &mut *core.accounts, &mut *core.events);
             let maker_slot = m.book.level(level_idx).head;
             let maker = *orders.get(maker_slot);
             if maker.account == t.account && t.stp != SelfTradePrevention::Allow {
@@ -759,14 +849,23 @@ impl Engine {
                 }
                 qty = qty.min(r);
             }
-            // Settle the fill: both positions move by the same lots, so their sum stays zero.
-            let (mb, ma) = accounts.add_position(maker.account, t.market, maker.side.sign() * qty);
-            let (tb, ta) = accounts.add_position(t.account, t.market, t.side.sign() * qty);
-            m.open_interest += ma.max(0) - mb.max(0) + ta.max(0) - tb.max(0);
+            // Settle the fill: both positions move by the same lots, so their sum stays zero,
+            // and the quote moves from buyer to seller exactly.
+            let (fee_maker, fee_taker) =
+                m.risk.as_ref().map_or((None, None), |r| {
+                    (Some(r.params.fee_ppm_maker), Some(r.params.fee_ppm_taker))
+                });
+            Self::settle_side(m, accounts, core.treasury, maker.account, maker.side, qty, maker.price, fee_maker);
+            Self::settle_side(m, accounts, core.treasury, t.account, t.side, qty, maker.price, fee_taker);
+            Self::order_qty(accounts, &maker, -qty);
+            if m.risk.is_some() && core.touched.len() < core.touched.capacity() {
+                core.touched.push(maker.account);
+            }
             m.last_trade = Some(Price(maker.price));
             let left = m.book.take(orders, maker_slot, qty);
             t.qty -= qty;
             t.fills += 1;
+            t.filled_ticks += i128::from(maker.price) * i128::from(qty);
             events.push(Event::Trade {
                 market,
                 maker_order: OrderId(maker.id),
@@ -804,6 +903,7 @@ impl Engine {
     ) -> bool {
         let o = *orders.get(slot);
         let (_, gone) = m.book.unlink(orders, slot);
+        Self::order_qty(accounts, &o, -o.qty_open);
         Self::unlink_account(orders, accounts, slot);
         orders.free(slot);
         events.push(Event::Cancelled {
@@ -917,6 +1017,18 @@ impl Engine {
         if !alone && !m.book.can_rest(o.side, price) {
             return Err(Reject::LevelsLimit);
         }
+        if qty > o.qty_open || price != o.price {
+            let h = self.accounts.find(o.account, o.market).expect("invariant: record exists");
+            // The amended order replaces the old one: check the margin of the difference.
+            let mut p = *self.accounts.get(h);
+            match o.side {
+                Side::Buy => p.order_qty_buy -= o.qty_open,
+                Side::Sell => p.order_qty_sell -= o.qty_open,
+            }
+            if !o.has(FLAG_REDUCE_ONLY) {
+                self.check_order_margin(&p, Some(h), o.side, qty, price)?;
+            }
+        }
         self.replace(slot, price, qty);
         Ok(())
     }
@@ -927,6 +1039,7 @@ impl Engine {
             .as_mut()
             .expect("invariant: market exists");
         m.book.take(&mut self.orders, slot, o.qty_open - qty);
+        Self::order_qty(&mut self.accounts, &o, qty - o.qty_open);
         let level = *m.book.level(o.level);
         self.events.push(Event::Reduced {
             order_id: OrderId(o.id),
@@ -952,6 +1065,7 @@ impl Engine {
             .expect("invariant: market exists");
         let level_idx = o.level;
         let (_, gone) = m.book.unlink(&mut self.orders, slot);
+        Self::order_qty(&mut self.accounts, &o, -o.qty_open);
         let (level_qty, level_orders) = if gone {
             (0, 0)
         } else {
@@ -984,8 +1098,10 @@ impl Engine {
             // amend never trades with its own account.
             stp: SelfTradePrevention::ExpireTaker,
             fills: 0,
+            filled_ticks: 0,
         };
         let stop = self.match_taker(&mut taker);
+        self.after_fills(o.account, o.market);
         if taker.qty > 0 && stop.is_none() {
             let s = self.orders.get_mut(slot);
             s.price = price;
@@ -1003,6 +1119,19 @@ impl Engine {
                 qty: Qty(taker.qty),
                 reason: stop.unwrap_or(CancelReason::ImmediateRemainder),
             });
+        }
+    }
+
+    /// Cancels an account's resting orders (in one market or all) with a reason.
+    pub(crate) fn cancel_account_orders(&mut self, account: u32, market: Option<u16>, reason: CancelReason) {
+        let mut slot = self.accounts.order_head[account as usize];
+        while slot != NIL {
+            let current = slot;
+            let o = *self.orders.get(current);
+            slot = o.account_next;
+            if market.is_none_or(|m| m == o.market) {
+                self.cancel_slot(current, reason);
+            }
         }
     }
 
@@ -1046,12 +1175,130 @@ impl Engine {
     }
 }
 
+/// The parts of the engine the matching loop needs at once (split borrows).
+pub(crate) struct Core<'a> {
+    pub(crate) orders: &'a mut Orders,
+    pub(crate) accounts: &'a mut Accounts,
+    pub(crate) events: &'a mut Vec<Event>,
+    pub(crate) treasury: &'a mut Treasury,
+    pub(crate) touched: &'a mut Vec<u32>,
+    pub(crate) fills_max: u32,
+}
+
+impl Engine {
+    /// Adds `delta` lots to the resting-order total of an order's side in its position.
+    #[inline]
+    pub(crate) fn order_qty(accounts: &mut Accounts, o: &OrderSlot, delta: i64) {
+        let h = accounts
+            .find(o.account, o.market)
+            .expect("invariant: accounts with orders have a position record");
+        let p = accounts.get_mut(h);
+        match o.side {
+            Side::Buy => p.order_qty_buy += delta,
+            Side::Sell => p.order_qty_sell += delta,
+        }
+        assert!(p.order_qty_buy >= 0 && p.order_qty_sell >= 0, "invariant: order totals ≥ 0");
+    }
+
+    /// Settles one side of a fill: position size, quote balance, realized PnL and fee.
+    ///
+    /// # Rounding
+    /// The part of the quote balance released by a reduction is truncated toward zero; the
+    /// truncation stays in the position's quote balance, so nothing is created or lost. Fees
+    /// round up, rebates down (against the account).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn settle_side(
+        m: &mut Market,
+        accounts: &mut Accounts,
+        treasury: &mut Treasury,
+        account: u32,
+        side: Side,
+        qty: i64,
+        price: i64,
+        fee_ppm: Option<i32>,
+    ) {
+        let market = m.spec.id.0;
+        let h = accounts
+            .find(account, market)
+            .expect("invariant: traders have a position record");
+        let dir = side.sign();
+        let p = accounts.get_mut(h);
+        let before = p.size;
+        let after = before.checked_add(dir * qty).expect("invariant: position limit holds");
+        p.size = after;
+        m.open_interest += after.max(0) - before.max(0);
+        if m.risk.is_none() {
+            // A matching-only market moves no money.
+            return;
+        }
+        let c = m.spec.quote_per_tick_lot;
+        let notional = cascade_risk::num::mul3_i64(price, qty, c)
+            .expect("invariant: order notionals fit (MarketSpec::validate)");
+        let q0 = p.quote;
+        let mut quote = i128::from(q0) - i128::from(dir * notional);
+        let closing = if before != 0 && before.signum() != dir { qty.min(before.abs()) } else { 0 };
+        let mut realized = 0i128;
+        if closing > 0 {
+            // The share of the old balance that belonged to the closed lots, plus what closing
+            // them paid or received.
+            let share = i128::from(q0) * i128::from(closing) / i128::from(before.abs());
+            let proceeds = -i128::from(dir) * i128::from(price) * i128::from(closing) * i128::from(c);
+            realized = share + proceeds;
+            quote -= realized;
+        }
+        if after == 0 {
+            assert_eq!(quote, 0, "invariant: a flat position holds no quote balance");
+        }
+        let realized = i64::try_from(realized).expect("invariant: realized PnL fits");
+        p.quote = i64::try_from(quote).expect("invariant: quote balance fits");
+        p.realized_pnl += realized;
+        let fee = fee_ppm.map_or(0, |ppm| {
+            let rounding = if ppm >= 0 { Rounding::Ceil } else { Rounding::Floor };
+            mul_div_i64(notional, i64::from(ppm), Ppm::ONE, rounding).expect("invariant: fee fits")
+        });
+        treasury.fee_pool += fee;
+        let isolated = p.mode == MarginMode::Isolated;
+        if isolated {
+            p.isolated_margin += realized - fee;
+            if after == 0 && p.order_qty_buy == 0 && p.order_qty_sell == 0 {
+                // A closed isolated position hands its margin back to the cross pool.
+                let back = core::mem::take(&mut p.isolated_margin);
+                accounts.collateral[account as usize] += back;
+            }
+        } else {
+            accounts.collateral[account as usize] += realized - fee;
+        }
+    }
+
+    /// After a command's fills in a margined market: refresh the triggers of every account
+    /// that traded.
+    pub(crate) fn after_fills(&mut self, taker: u32, market: u16) {
+        let margined = self.markets[usize::from(market)].as_ref().is_some_and(|m| m.risk.is_some());
+        if !margined {
+            return;
+        }
+        self.refresh_account(taker);
+        let mut i = 0;
+        while i < self.touched.len() {
+            let account = self.touched[i];
+            self.refresh_account(account);
+            i += 1;
+        }
+        self.touched.clear();
+    }
+}
+
 fn command_account(cmd: &Command) -> AccountId {
     match cmd {
         Command::Place(o) => o.account,
         Command::Cancel { account, .. }
         | Command::Amend { account, .. }
-        | Command::MassCancelAccount { account, .. } => *account,
+        | Command::MassCancelAccount { account, .. }
+        | Command::Deposit { account, .. }
+        | Command::Withdraw { account, .. }
+        | Command::SetLeverage { account, .. }
+        | Command::SetMarginMode { account, .. }
+        | Command::TransferIsolatedMargin { account, .. } => *account,
         _ => AccountId(0),
     }
 }
@@ -1064,6 +1311,16 @@ fn command_ref(cmd: &Command) -> u64 {
         Command::SetReferencePrice { market, .. } | Command::MassCancelMarket { market } => {
             u64::from(market.0)
         }
-        Command::MassCancelAccount { .. } => 0,
+        Command::SetLeverage { market, .. }
+        | Command::SetMarginMode { market, .. }
+        | Command::TransferIsolatedMargin { market, .. }
+        | Command::SetRiskParams { market, .. }
+        | Command::SetIndexPrice { market, .. }
+        | Command::FundingTick { market } => u64::from(market.0),
+        Command::MassCancelAccount { .. }
+        | Command::Deposit { .. }
+        | Command::Withdraw { .. }
+        | Command::SetBackstopAccount { .. }
+        | Command::InsuranceDeposit { .. } => 0,
     }
 }

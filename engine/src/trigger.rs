@@ -27,25 +27,36 @@ pub enum HeapOrder {
     MinFirst,
 }
 
-/// An indexed binary heap of `(price, account)` keys over `u32` handles.
+/// Per-handle heap bookkeeping, stored once for all heaps (a handle is in at most one heap at a
+/// time), so each heap costs only its array of handles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeapMeta {
+    /// Index in its heap's array, or `u32::MAX` when in no heap.
+    pub place: u32,
+    /// Trigger price.
+    pub price: i64,
+    /// Tie-break.
+    pub account: u32,
+}
+
+impl HeapMeta {
+    /// Not in any heap.
+    pub const NONE: Self = Self { place: NIL, price: 0, account: 0 };
+}
+
+/// An indexed binary heap of `(price, account)` keys over `u32` handles whose bookkeeping
+/// lives in a shared `[HeapMeta]`.
 #[derive(Clone, Debug)]
 pub struct TriggerHeap {
     order: HeapOrder,
     heap: Vec<u32>,
-    place: Vec<u32>,
-    keys: Vec<(i64, u32)>,
 }
 
 impl TriggerHeap {
-    /// Creates a heap for handles `0..capacity`.
+    /// Creates an empty heap with room for `capacity` handles before it first grows.
     #[must_use]
     pub fn new(order: HeapOrder, capacity: usize) -> Self {
-        Self {
-            order,
-            heap: Vec::with_capacity(capacity),
-            place: vec![NIL; capacity],
-            keys: vec![(0, 0); capacity],
-        }
+        Self { order, heap: Vec::with_capacity(capacity) }
     }
 
     /// Entries held.
@@ -60,22 +71,10 @@ impl TriggerHeap {
         self.heap.is_empty()
     }
 
-    /// Whether a handle is in the heap.
+    /// The first entry: its handle and trigger price.
     #[must_use]
-    pub fn contains(&self, handle: u32) -> bool {
-        self.place[handle as usize] != NIL
-    }
-
-    /// The key of a handle in the heap.
-    #[must_use]
-    pub fn key(&self, handle: u32) -> Option<(i64, u32)> {
-        self.contains(handle).then(|| self.keys[handle as usize])
-    }
-
-    /// The first entry: the handle and its key.
-    #[must_use]
-    pub fn top(&self) -> Option<(u32, (i64, u32))> {
-        self.heap.first().map(|h| (*h, self.keys[*h as usize]))
+    pub fn top(&self, meta: &[HeapMeta]) -> Option<(u32, i64)> {
+        self.heap.first().map(|h| (*h, meta[*h as usize].price))
     }
 
     /// Entries in heap-array order (not sorted), for audits.
@@ -84,66 +83,80 @@ impl TriggerHeap {
     }
 
     #[inline]
-    fn before(&self, a: u32, b: u32) -> bool {
-        let (ka, kb) = (self.keys[a as usize], self.keys[b as usize]);
+    fn before(&self, meta: &[HeapMeta], a: u32, b: u32) -> bool {
+        let (ka, kb) = (&meta[a as usize], &meta[b as usize]);
         match self.order {
             // Ties: the lower account id first, in both orders.
-            HeapOrder::MaxFirst => ka.0 > kb.0 || (ka.0 == kb.0 && ka.1 < kb.1),
-            HeapOrder::MinFirst => ka.0 < kb.0 || (ka.0 == kb.0 && ka.1 < kb.1),
+            HeapOrder::MaxFirst => {
+                ka.price > kb.price || (ka.price == kb.price && ka.account < kb.account)
+            }
+            HeapOrder::MinFirst => {
+                ka.price < kb.price || (ka.price == kb.price && ka.account < kb.account)
+            }
         }
     }
 
-    /// Inserts a handle or moves it to a new key.
-    pub fn upsert(&mut self, handle: u32, price: i64, account: u32) {
+    /// Inserts a handle (which must be in no heap) or moves it (if in this heap) to a new key.
+    pub fn upsert(&mut self, meta: &mut [HeapMeta], handle: u32, price: i64, account: u32) {
         let h = handle as usize;
-        self.keys[h] = (price, account);
-        let at = self.place[h];
+        meta[h].price = price;
+        meta[h].account = account;
+        let at = meta[h].place;
         if at == NIL {
             let i = self.heap.len();
-            assert!(i < self.heap.capacity(), "invariant: heap sized to position capacity");
             self.heap.push(handle);
-            self.place[h] = u32::try_from(i).expect("invariant: capacity fits u32");
-            self.sift_up(i);
+            meta[h].place = u32::try_from(i).expect("invariant: heap index fits u32");
+            self.sift_up(meta, i);
         } else {
             let i = at as usize;
-            self.sift_up(i);
-            let i = self.place[h] as usize;
-            self.sift_down(i);
+            assert_eq!(self.heap[i], handle, "invariant: handle is in this heap");
+            self.sift_up(meta, i);
+            let i = meta[h].place as usize;
+            self.sift_down(meta, i);
         }
     }
 
-    /// Removes a handle if present.
-    pub fn remove(&mut self, handle: u32) {
-        let at = self.place[handle as usize];
+    /// Removes a handle if it is in this heap; a handle in another heap is left alone.
+    pub fn remove_if_member(&mut self, meta: &mut [HeapMeta], handle: u32) {
+        let at = meta[handle as usize].place;
+        if at != NIL && self.heap.get(at as usize) == Some(&handle) {
+            self.remove(meta, handle);
+        }
+    }
+
+    /// Removes a handle (which must be in this heap or in none).
+    pub fn remove(&mut self, meta: &mut [HeapMeta], handle: u32) {
+        let at = meta[handle as usize].place;
         if at == NIL {
             return;
         }
         let i = at as usize;
+        assert_eq!(self.heap[i], handle, "invariant: handle is in this heap");
         let last = self.heap.len() - 1;
-        self.swap(i, last);
+        self.swap(meta, i, last);
         self.heap.pop();
-        self.place[handle as usize] = NIL;
+        meta[handle as usize].place = NIL;
         if i < self.heap.len() {
             // The former last entry now sits at `i`: it may belong higher or lower.
             let moved = self.heap[i];
-            self.sift_up(i);
-            let j = self.place[moved as usize] as usize;
-            self.sift_down(j);
+            self.sift_up(meta, i);
+            let j = meta[moved as usize].place as usize;
+            self.sift_down(meta, j);
         }
     }
 
-    fn swap(&mut self, i: usize, j: usize) {
+    fn swap(&mut self, meta: &mut [HeapMeta], i: usize, j: usize) {
         self.heap.swap(i, j);
         let (hi, hj) = (self.heap[i], self.heap[j]);
-        self.place[hi as usize] = u32::try_from(i).expect("invariant: fits");
-        self.place[hj as usize] = u32::try_from(j).expect("invariant: fits");
+        meta[hi as usize].place = u32::try_from(i).expect("invariant: fits");
+        meta[hj as usize].place = u32::try_from(j).expect("invariant: fits");
     }
 
-    fn sift_up(&mut self, mut i: usize) {
+    fn sift_up(&mut self, meta: &mut [HeapMeta], mut i: usize) {
         while i > 0 {
             let parent = (i - 1) / 2;
-            if self.before(self.heap[i], self.heap[parent]) {
-                self.swap(i, parent);
+            if self.before(meta, self.heap[i], self.heap[parent]) {
+                self.swap(meta, i, parent);
                 i = parent;
             } else {
                 break;
@@ -151,41 +164,37 @@ impl TriggerHeap {
         }
     }
 
-    fn sift_down(&mut self, mut i: usize) {
+    fn sift_down(&mut self, meta: &mut [HeapMeta], mut i: usize) {
         let n = self.heap.len();
         loop {
             let (l, r) = (2 * i + 1, 2 * i + 2);
             let mut best = i;
-            if l < n && self.before(self.heap[l], self.heap[best]) {
+            if l < n && self.before(meta, self.heap[l], self.heap[best]) {
                 best = l;
             }
-            if r < n && self.before(self.heap[r], self.heap[best]) {
+            if r < n && self.before(meta, self.heap[r], self.heap[best]) {
                 best = r;
             }
             if best == i {
                 return;
             }
-            self.swap(i, best);
+            self.swap(meta, i, best);
             i = best;
         }
     }
 
-    /// Checks the heap property and the place index.
+    /// Checks the heap property and that every entry's place points back at it.
     ///
     /// # Errors
     /// A description of the first violation.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self, meta: &[HeapMeta]) -> Result<(), String> {
         for (i, h) in self.heap.iter().enumerate() {
-            if self.place[*h as usize] as usize != i {
+            if meta[*h as usize].place as usize != i {
                 return Err(format!("heap place of handle {h} is stale"));
             }
-            if i > 0 && self.before(*h, self.heap[(i - 1) / 2]) {
+            if i > 0 && self.before(meta, *h, self.heap[(i - 1) / 2]) {
                 return Err(format!("heap order broken at {i}"));
             }
-        }
-        let placed = self.place.iter().filter(|p| **p != NIL).count();
-        if placed != self.heap.len() {
-            return Err(format!("{placed} handles placed, {} in heap", self.heap.len()));
         }
         Ok(())
     }
@@ -204,24 +213,25 @@ mod tests {
             max_first in any::<bool>(),
         ) {
             let order = if max_first { HeapOrder::MaxFirst } else { HeapOrder::MinFirst };
-            let mut heap = TriggerHeap::new(order, 32);
+            let mut heap = TriggerHeap::new(order, 4);
+            let mut meta = vec![HeapMeta::NONE; 32];
             let mut model: BTreeMap<u32, i64> = BTreeMap::new();
             for (handle, price, insert) in ops {
                 // Account id = handle, so ties break on the handle too.
                 if insert {
-                    heap.upsert(handle, price, handle);
+                    heap.upsert(&mut meta, handle, price, handle);
                     model.insert(handle, price);
                 } else {
-                    heap.remove(handle);
+                    heap.remove(&mut meta, handle);
                     model.remove(&handle);
                 }
-                heap.check().map_err(TestCaseError::fail)?;
+                heap.check(&meta).map_err(TestCaseError::fail)?;
                 prop_assert_eq!(heap.len(), model.len());
                 let want = model.iter().map(|(h, p)| (*h, *p)).min_by(|a, b| {
                     let by_price = if max_first { b.1.cmp(&a.1) } else { a.1.cmp(&b.1) };
                     by_price.then(a.0.cmp(&b.0))
                 });
-                prop_assert_eq!(heap.top().map(|(h, k)| (h, k.0)), want);
+                prop_assert_eq!(heap.top(&meta), want);
             }
         }
     }

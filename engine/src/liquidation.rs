@@ -1,0 +1,525 @@
+//! The liquidation waterfall and auto-deleveraging.
+//!
+//! # Ordering
+//! At the end of every command the engine takes liquidatable positions in a fixed order:
+//! first the cooldown list (in the order positions entered it), then each market by id, longs
+//! by descending trigger price then shorts by ascending trigger price, ties by account id. At
+//! most `liquidations_per_command_max` start per command; the rest stay crossed in their heaps
+//! and go first in the next command. ADL candidates are ranked by score, ties by account id.
+//!
+//! # Stages (each emits events with the money it moves)
+//! 1. Cancel the account's orders (all markets for cross margin, this market for isolated) and
+//!    re-check.
+//! 2. Book: an IOC reduce-only order at the bankruptcy price, so no fill is worse than
+//!    bankruptcy; positions above `slice_notional_min` go in `slice_ppm` slices with
+//!    `cooldown_ns` between them. The liquidation fee is `min(fee × notional, surplus above
+//!    bankruptcy)` (dYdX), paid to the insurance fund.
+//! 3. Backstop: when equity is below `backstop_ppm` of maintenance (or the book could not
+//!    take the position), the backstop vault takes the rest over at the bankruptcy price, if it
+//!    stays healthy doing so (a loss cap, as Hyperliquid added after JELLY).
+//! 4. Insurance: an IOC through the book past bankruptcy, down to `insurance_slippage_ppm`
+//!    from the mark and no further than the insurance fund can pay for; the fund pays the
+//!    shortfall.
+//! 5. ADL: the rest is closed against opposite positions at the bankruptcy price, ranked
+//!    (queue) or shared (pro-rata). The event reports the haircut taken against the mark and
+//!    the minimum that would have covered what the insurance fund could not.
+//!
+//! Finally, negative equity is paid by the insurance fund as far as it goes; what remains is
+//! bad debt, and `LiquidationEnded` says so.
+
+use crate::account::{MarginMode, ACCOUNT_IN_LIQUIDATION};
+use crate::command::{AccountId, SelfTradePrevention, Side};
+use crate::event::{outcome, stage, Event, InsuranceReason};
+use crate::margin::{maintenance, value};
+use crate::market::MarketId;
+use crate::reject::CancelReason;
+use crate::risk_params::AdlPolicy;
+use crate::state::{Engine, Taker, LIQUIDATION_ORDER_BIT};
+use cascade_risk::num::{div_round, Rounding};
+use cascade_risk::{Price, Qty, Quote};
+
+fn to_quote(x: i128) -> Quote {
+    Quote(i64::try_from(x.clamp(i128::from(i64::MIN), i128::from(i64::MAX))).expect("clamped"))
+}
+
+/// What one liquidation did, for its closing event.
+#[derive(Clone, Copy, Debug, Default)]
+struct Outcome {
+    stage: u8,
+    bits: u8,
+    haircut: i128,
+    haircut_min: i128,
+}
+
+impl Engine {
+    /// Starts the liquidations that are due, up to the per-command limit.
+    pub(crate) fn run_liquidations(&mut self) {
+        let mut budget = self.limits().liquidations_per_command_max;
+        self.run_cooldowns(&mut budget);
+        for mi in 0..self.markets.len() {
+            while budget > 0 {
+                let Some(h) = self.next_liquidatable(mi) else { break };
+                budget -= 1;
+                self.liquidate(h);
+            }
+        }
+    }
+
+    fn next_liquidatable(&self, mi: usize) -> Option<u32> {
+        let risk = self.markets[mi].as_ref()?.risk.as_ref()?;
+        let mark = risk.mark?.0;
+        let meta = &self.accounts.heap_meta;
+        if let Some((h, trigger)) = risk.longs.top(meta) {
+            if mark <= trigger {
+                return Some(h);
+            }
+        }
+        if let Some((h, trigger)) = risk.shorts.top(meta) {
+            if mark >= trigger {
+                return Some(h);
+            }
+        }
+        None
+    }
+
+    fn run_cooldowns(&mut self, budget: &mut u32) {
+        let now = self.last_ts_ns();
+        let mut i = 0;
+        while i < self.cooldowns.len() && *budget > 0 {
+            let h = self.cooldowns[i];
+            let p = *self.accounts.get(h);
+            let deep = self.is_deep(h);
+            if p.size != 0 && now < p.cooldown_until_ns && !deep {
+                i += 1;
+                continue;
+            }
+            self.cooldowns.remove(i);
+            self.accounts.get_mut(h).cooldown_until_ns = 0;
+            self.clear_liquidation_flag(p.account);
+            if p.size == 0 {
+                self.refresh_account(p.account);
+                continue;
+            }
+            *budget -= 1;
+            if self.pool_health(h).liquidatable() {
+                self.liquidate(h);
+            } else {
+                self.refresh_account(p.account);
+            }
+        }
+    }
+
+    fn clear_liquidation_flag(&mut self, account: u32) {
+        let still = self.cooldowns.iter().any(|h| self.accounts.get(*h).account == account);
+        if !still {
+            self.accounts.flags[account as usize] &= !ACCOUNT_IN_LIQUIDATION;
+        }
+    }
+
+    /// Equity below the backstop fraction of maintenance margin (with a vault to take over).
+    fn is_deep(&self, h: u32) -> bool {
+        let p = self.accounts.get(h);
+        let Some(risk) = self.markets[usize::from(p.market)].as_ref().and_then(|m| m.risk.as_ref())
+        else {
+            return false;
+        };
+        let ppm = i128::from(risk.params.backstop_ppm);
+        if ppm == 0 || self.backstop.is_none_or(|v| v == p.account) {
+            return false;
+        }
+        let pool = self.pool_health(h);
+        pool.maintenance > 0 && pool.equity * 1_000_000 < ppm * pool.maintenance
+    }
+
+    /// Runs the waterfall for one position.
+    fn liquidate(&mut self, h: u32) {
+        let p = *self.accounts.get(h);
+        let Some((m, mark)) = Self::marked(&self.markets, p.market) else { return };
+        let risk = m.risk.as_ref().expect("marked");
+        let params = risk.params.clone();
+        let c = m.spec.quote_per_tick_lot;
+        let (account, market) = (p.account, p.market);
+        let pool = self.pool_health(h);
+        if !pool.liquidatable() {
+            // The trigger was stale (another input moved): refile it and move on.
+            self.refresh_account(account);
+            let risk = self.markets[usize::from(market)].as_mut().and_then(|m| m.risk.as_mut());
+            if let Some(risk) = risk {
+                let meta = &mut self.accounts.heap_meta;
+                risk.longs.remove_if_member(meta, h);
+                risk.shorts.remove_if_member(meta, h);
+            }
+            return;
+        }
+        self.events.push(Event::LiquidationStarted {
+            account: AccountId(account),
+            market: MarketId(market),
+            equity: to_quote(pool.equity),
+            maintenance: to_quote(pool.maintenance),
+            mark: Price(mark),
+        });
+        let size0 = p.size.abs();
+        let mut out = Outcome { stage: stage::CANCEL, ..Outcome::default() };
+        let only = (p.mode == MarginMode::Isolated).then_some(market);
+        self.cancel_account_orders(account, only, CancelReason::Liquidation);
+        if self.pool_health(h).liquidatable() {
+            self.waterfall(h, mark, c, &params, &mut out);
+        }
+        self.finish(h, size0, &mut out);
+    }
+
+    fn waterfall(
+        &mut self,
+        h: u32,
+        mark: i64,
+        c: i64,
+        params: &crate::risk_params::RiskParams,
+        out: &mut Outcome,
+    ) {
+        let now = self.last_ts_ns();
+        let p = *self.accounts.get(h);
+        let mut book_failed = false;
+        if !self.is_deep(h) && p.cooldown_until_ns <= now {
+            out.stage = stage::BOOK;
+            let bankrupt = self.bankruptcy(h);
+            let size = p.size.abs();
+            let notional = i128::from(size) * i128::from(mark) * i128::from(c);
+            let sliced = notional > i128::from(params.slice_notional_min.0)
+                && params.cooldown_ns > 0
+                && self.cooldowns.len() < self.cooldowns.capacity();
+            let qty = if sliced {
+                let q = div_round(i128::from(size) * i128::from(params.slice_ppm), 1_000_000, Rounding::Ceil)
+                    .expect("constant divisor");
+                i64::try_from(q).expect("≤ size").clamp(1, size)
+            } else {
+                size
+            };
+            let (filled, ticks) = self.liquidation_order(h, qty, bankrupt);
+            if filled > 0 {
+                self.charge_liquidation_fee(h, filled, ticks, bankrupt, c, params.liquidation_fee_ppm);
+            }
+            let after = *self.accounts.get(h);
+            if after.size == 0 || !self.pool_health(h).liquidatable() {
+                return;
+            }
+            book_failed = filled < qty;
+            if sliced && !book_failed && !self.is_deep(h) {
+                self.start_cooldown(h, now.saturating_add(params.cooldown_ns));
+                out.bits |= outcome::COOLDOWN;
+                return;
+            }
+        }
+        if params.backstop_ppm > 0 && (self.is_deep(h) || book_failed) {
+            if let Some(vault) = self.backstop.filter(|v| *v != p.account) {
+                out.stage = stage::BACKSTOP;
+                let bankrupt = self.bankruptcy(h);
+                if self.backstop_take(h, vault, bankrupt) {
+                    return;
+                }
+            }
+        }
+        if self.treasury.insurance_fund > 0 {
+            out.stage = stage::INSURANCE;
+            self.insurance_order(h, mark, c, params.insurance_slippage_ppm);
+            if self.accounts.get(h).size == 0 {
+                return;
+            }
+        }
+        if params.adl != AdlPolicy::Off {
+            out.stage = stage::ADL;
+            let bankrupt = self.bankruptcy(h);
+            let deficit = (-self.pool_health(h).equity).max(0);
+            out.haircut_min = (deficit - i128::from(self.treasury.insurance_fund)).max(0);
+            out.haircut = self.deleverage(h, bankrupt, mark, c, params.adl);
+        }
+    }
+
+    /// Sends a reduce-only IOC for the position at `limit`; returns lots filled and
+    /// Σ price × lots of the fills.
+    fn liquidation_order(&mut self, h: u32, qty: i64, limit: i64) -> (i64, i128) {
+        let p = *self.accounts.get(h);
+        self.liquidation_orders += 1;
+        let side = if p.size > 0 { Side::Sell } else { Side::Buy };
+        let mut taker = Taker {
+            id: LIQUIDATION_ORDER_BIT | self.liquidation_orders,
+            account: p.account,
+            market: p.market,
+            side,
+            limit,
+            qty,
+            reduce_only: true,
+            stp: SelfTradePrevention::ExpireMaker,
+            fills: 0,
+            filled_ticks: 0,
+        };
+        self.match_taker(&mut taker);
+        self.after_fills(p.account, p.market);
+        (qty - taker.qty, taker.filled_ticks)
+    }
+
+    /// Takes the liquidation fee out of the surplus of fills better than bankruptcy.
+    fn charge_liquidation_fee(&mut self, h: u32, lots: i64, ticks: i128, bankrupt: i64, c: i64, fee_ppm: u32) {
+        let p = *self.accounts.get(h);
+        let c128 = i128::from(c);
+        let quote = ticks * c128;
+        let at_bankruptcy = i128::from(bankrupt) * i128::from(lots) * c128;
+        // The position closed is the opposite of the order: a long sold above bankruptcy.
+        let sold = p.size > 0 || (p.size == 0 && quote >= at_bankruptcy);
+        let surplus = if sold { quote - at_bankruptcy } else { at_bankruptcy - quote };
+        let fee = div_round(quote * i128::from(fee_ppm), 1_000_000, Rounding::Ceil).expect("constant");
+        let fee = fee.min(surplus).max(0);
+        if fee == 0 {
+            return;
+        }
+        let fee = i64::try_from(fee).expect("fee ≤ notional");
+        self.move_from_pool(h, fee);
+        self.treasury.insurance_fund += fee;
+        self.events.push(Event::InsuranceFund {
+            account: AccountId(p.account),
+            delta: Quote(fee),
+            balance: Quote(self.treasury.insurance_fund),
+            reason: InsuranceReason::LiquidationFee,
+        });
+    }
+
+    /// Debits a position's margin pool (collateral, or isolated margin).
+    fn move_from_pool(&mut self, h: u32, amount: i64) {
+        let p = self.accounts.get_mut(h);
+        if p.mode == MarginMode::Isolated {
+            p.isolated_margin -= amount;
+        } else {
+            let a = p.account as usize;
+            self.accounts.collateral[a] -= amount;
+        }
+    }
+
+    fn start_cooldown(&mut self, h: u32, until: u64) {
+        let p = self.accounts.get_mut(h);
+        p.cooldown_until_ns = until.max(1);
+        let account = p.account;
+        self.accounts.flags[account as usize] |= ACCOUNT_IN_LIQUIDATION;
+        self.cooldowns.push(h);
+        self.refresh_position(h);
+    }
+
+    /// The backstop vault takes the whole position at the bankruptcy price, if it stays out of
+    /// liquidation itself.
+    fn backstop_take(&mut self, h: u32, vault: u32, bankrupt: i64) -> bool {
+        let p = *self.accounts.get(h);
+        let m = self.markets[usize::from(p.market)].as_ref().expect("exists");
+        let lev = crate::margin::default_leverage(m);
+        let Some(vh) = self.accounts.find_or_create(vault, p.market, lev) else { return false };
+        if !self.vault_stays_healthy(vh, p.size, bankrupt) {
+            return false;
+        }
+        let size = p.size;
+        let (side_vault, side_liq) = if size > 0 { (Side::Buy, Side::Sell) } else { (Side::Sell, Side::Buy) };
+        let mi = usize::from(p.market);
+        let m = self.markets[mi].as_mut().expect("exists");
+        Self::settle_side(m, &mut self.accounts, &mut self.treasury, vault, side_vault, size.abs(), bankrupt, None);
+        Self::settle_side(m, &mut self.accounts, &mut self.treasury, p.account, side_liq, size.abs(), bankrupt, None);
+        self.events.push(Event::Backstop {
+            account: AccountId(p.account),
+            vault: AccountId(vault),
+            market: MarketId(p.market),
+            size,
+            price: Price(bankrupt),
+        });
+        self.refresh_account(vault);
+        true
+    }
+
+    /// Whether the vault stays healthy after taking `size` lots at `price`: its position
+    /// record is changed on a copy of the figures, not in place.
+    fn vault_stays_healthy(&self, vh: u32, size: i64, price: i64) -> bool {
+        let v = *self.accounts.get(vh);
+        let Some((m, mark)) = Self::marked(&self.markets, v.market) else { return false };
+        let c = m.spec.quote_per_tick_lot;
+        let params = &m.risk.as_ref().expect("marked").params;
+        let mut after = v;
+        after.size += size;
+        if after.size.abs() > params.position_lots_max {
+            return false;
+        }
+        after.quote -= size * price * c;
+        let pool = self.pool_health(vh);
+        let equity = pool.equity - value(&v, mark, c) + value(&after, mark, c);
+        let mm = pool.maintenance - i128::from(maintenance(&v, params, mark, c))
+            + i128::from(maintenance(&after, params, mark, c));
+        equity > mm
+    }
+
+    /// Closes through the book past bankruptcy, as far as the insurance fund can pay.
+    fn insurance_order(&mut self, h: u32, mark: i64, c: i64, slippage_ppm: u32) {
+        let p = *self.accounts.get(h);
+        let bankrupt = self.bankruptcy(h);
+        let rem = i128::from(p.size.abs());
+        let fund = i128::from(self.treasury.insurance_fund);
+        let per_tick = rem * i128::from(c);
+        let reach = i64::try_from(fund / per_tick).unwrap_or(i64::MAX);
+        let k = i128::from(slippage_ppm);
+        let limit = if p.size > 0 {
+            let by_mark = div_round(i128::from(mark) * (1_000_000 - k), 1_000_000, Rounding::Ceil).expect("constant");
+            let by_mark = i64::try_from(by_mark).expect("≤ mark");
+            by_mark.max(bankrupt.saturating_sub(reach)).max(1)
+        } else {
+            let by_mark = div_round(i128::from(mark) * (1_000_000 + k), 1_000_000, Rounding::Floor).expect("constant");
+            let by_mark = i64::try_from(by_mark).unwrap_or(i64::MAX);
+            by_mark.min(bankrupt.saturating_add(reach))
+        };
+        let worse = if p.size > 0 { limit < bankrupt } else { limit > bankrupt };
+        if worse {
+            self.liquidation_order(h, p.size.abs(), limit);
+        }
+    }
+
+    /// Auto-deleverages the rest of a position at `bankrupt`; returns the haircut taken from
+    /// counterparties against the mark.
+    fn deleverage(&mut self, h: u32, bankrupt: i64, mark: i64, c: i64, policy: AdlPolicy) -> i128 {
+        let p = *self.accounts.get(h);
+        self.rank_candidates(h, mark, c);
+        let total: i128 = self.adl_scratch.iter().map(|(_, _, ch)| i128::from(self.accounts.get(*ch).size.abs())).sum();
+        let mut remaining = p.size.abs();
+        let mut haircut = 0i128;
+        let n = self.adl_scratch.len();
+        let mut share = vec![0i64; if policy == AdlPolicy::ProRata { n } else { 0 }];
+        if policy == AdlPolicy::ProRata && total > 0 {
+            let mut given = 0i64;
+            for (i, (_, _, ch)) in self.adl_scratch.iter().enumerate() {
+                let size = i128::from(self.accounts.get(*ch).size.abs());
+                let s = i64::try_from(i128::from(remaining) * size / total).expect("≤ remaining");
+                share[i] = s;
+                given += s;
+            }
+            // The rounding remainder goes one lot at a time in ranking order.
+            let mut left = remaining - given;
+            let mut i = 0;
+            while left > 0 && n > 0 {
+                let ch = self.adl_scratch[i % n].2;
+                if share[i % n] < self.accounts.get(ch).size.abs() {
+                    share[i % n] += 1;
+                    left -= 1;
+                }
+                i += 1;
+                if i > 4 * n + 4 {
+                    break;
+                }
+            }
+        }
+        for rank in 0..n {
+            if remaining == 0 {
+                break;
+            }
+            let (_, cp_account, ch) = self.adl_scratch[rank];
+            let cp_size = self.accounts.get(ch).size.abs();
+            let take = match policy {
+                AdlPolicy::ProRata => share[rank].min(remaining).min(cp_size),
+                _ => remaining.min(cp_size),
+            };
+            if take == 0 {
+                continue;
+            }
+            let (side_liq, side_cp) = if p.size > 0 { (Side::Sell, Side::Buy) } else { (Side::Buy, Side::Sell) };
+            let mi = usize::from(p.market);
+            let m = self.markets[mi].as_mut().expect("exists");
+            Self::settle_side(m, &mut self.accounts, &mut self.treasury, p.account, side_liq, take, bankrupt, None);
+            Self::settle_side(m, &mut self.accounts, &mut self.treasury, cp_account, side_cp, take, bankrupt, None);
+            remaining -= take;
+            let against_mark = if p.size > 0 { bankrupt - mark } else { mark - bankrupt };
+            haircut += (i128::from(against_mark) * i128::from(take) * i128::from(c)).max(0);
+            self.events.push(Event::Deleveraged {
+                account: AccountId(p.account),
+                counterparty: AccountId(cp_account),
+                market: MarketId(p.market),
+                qty: Qty(take),
+                price: Price(bankrupt),
+                rank: u32::try_from(rank).unwrap_or(u32::MAX),
+            });
+            self.refresh_account(cp_account);
+        }
+        haircut
+    }
+
+    /// Fills `adl_scratch` with the opposite positions of a market, best candidate first:
+    /// PnL% × effective leverage when in profit, PnL% / effective leverage when not (BitMEX),
+    /// ties by account id.
+    fn rank_candidates(&mut self, h: u32, mark: i64, c: i64) {
+        let p = *self.accounts.get(h);
+        let mut scratch = core::mem::take(&mut self.adl_scratch);
+        scratch.clear();
+        for (i, cand) in self.accounts.all_positions().iter().enumerate() {
+            if cand.market != p.market || cand.account == p.account || cand.size == 0 || cand.size.signum() == p.size.signum() {
+                continue;
+            }
+            let ch = u32::try_from(i).expect("handles fit u32");
+            let pnl = value(cand, mark, c);
+            let cost = i128::from(cand.quote).abs().max(1);
+            let pnl_ppm = pnl * 1_000_000 / cost;
+            let notional = i128::from(cand.size.abs()) * i128::from(mark) * i128::from(c);
+            let equity = self.pool_health(ch).equity.max(1);
+            let leverage_ppm = (notional * 1_000_000 / equity).max(1);
+            let score = if pnl_ppm > 0 {
+                pnl_ppm.saturating_mul(leverage_ppm)
+            } else {
+                pnl_ppm.saturating_mul(1_000_000_000_000) / leverage_ppm
+            };
+            scratch.push((score, cand.account, ch));
+        }
+        // Highest score first; the account id makes the order total.
+        scratch.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        self.adl_scratch = scratch;
+    }
+
+    /// Pays negative equity from the insurance fund and emits the closing event.
+    fn finish(&mut self, h: u32, size0: i64, out: &mut Outcome) {
+        let p = *self.accounts.get(h);
+        let pool = self.pool_health(h);
+        if pool.equity < 0 {
+            let deficit = -pool.equity;
+            let pay = deficit.min(i128::from(self.treasury.insurance_fund));
+            if pay > 0 {
+                let pay = i64::try_from(pay).expect("≤ fund");
+                self.treasury.insurance_fund -= pay;
+                self.move_from_pool(h, -pay);
+                self.events.push(Event::InsuranceFund {
+                    account: AccountId(p.account),
+                    delta: Quote(-pay),
+                    balance: Quote(self.treasury.insurance_fund),
+                    reason: InsuranceReason::Shortfall,
+                });
+            }
+            if deficit > pay {
+                out.bits |= outcome::BAD_DEBT | outcome::INSURANCE_EXHAUSTED;
+            }
+        }
+        let p = *self.accounts.get(h);
+        if p.mode == MarginMode::Isolated && p.size == 0 && p.isolated_margin > 0 && p.order_qty_buy == 0 && p.order_qty_sell == 0 {
+            let back = core::mem::take(&mut self.accounts.get_mut(h).isolated_margin);
+            self.accounts.collateral[p.account as usize] += back;
+        }
+        let pool = self.pool_health(h);
+        if p.size == 0 {
+            out.bits |= outcome::CLOSED;
+        } else if !pool.liquidatable() {
+            out.bits |= outcome::HEALTHY;
+        } else if out.bits & outcome::COOLDOWN == 0 {
+            out.bits |= outcome::ADL_EXHAUSTED;
+            // Nothing more can be done now: wait a cooldown rather than retry every command.
+            if self.cooldowns.len() < self.cooldowns.capacity() {
+                let until = self.last_ts_ns().saturating_add(1_000_000_000);
+                self.start_cooldown(h, until);
+            }
+        }
+        self.refresh_account(p.account);
+        self.events.push(Event::LiquidationEnded {
+            account: AccountId(p.account),
+            market: MarketId(p.market),
+            stage: out.stage,
+            outcome: out.bits,
+            closed: Qty(size0 - p.size.abs()),
+            equity: to_quote(pool.equity),
+            haircut: to_quote(out.haircut),
+            haircut_min: to_quote(out.haircut_min),
+        });
+    }
+}

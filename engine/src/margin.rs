@@ -1,0 +1,376 @@
+//! Margin: account health, the pre-trade check, and the liquidation trigger index.
+//!
+//! # Layout
+//! [`MarketRisk`] is the risk half of a market: its [`RiskParams`], index and mark prices, the
+//! smoothed basis and funding samples, and two [`TriggerHeap`]s of liquidation prices (longs,
+//! shorts).
+//!
+//! # Money
+//! A position's value at the mark is `size × mark × quote_per_tick_lot + quote` (see
+//! `account.rs`). Cross equity is collateral plus the values of the account's cross positions;
+//! an isolated position's equity is its isolated margin plus its value. Maintenance margin comes
+//! from the market's tiers on the notional at the mark (Binance/Hyperliquid). An account (or
+//! isolated position) is liquidatable when its maintenance margin is positive and its equity is
+//! at or below it.
+//!
+//! Initial margin counts resting orders: a position's *exposure* is the larger of
+//! `|size + resting buys|` and `|size − resting sells|` lots, and its initial margin is
+//! `exposure × mark × quote_per_tick_lot / leverage`, rounded up, with the leverage capped by
+//! the tier of that notional (Hyperliquid-style: the larger side's orders count). An order that
+//! does not raise exposure needs no margin; one that does must leave equity ≥ initial margin of
+//! every position plus the order's open loss against the mark (Binance's "cost").
+//!
+//! # Complexity
+//! Health and the pre-trade check are O(positions of the account). A trigger is solved in
+//! O(tiers) by the risk crate. A mark update that liquidates nobody is O(1) per market (a look
+//! at the top of each heap), plus O(accounts with cross positions in several markets), whose
+//! triggers depend on more than one mark and are recomputed on every mark update.
+
+use crate::account::{Accounts, MarginMode, Position};
+use crate::book::NIL;
+use crate::command::Side;
+use crate::reject::Reject;
+use crate::risk_params::RiskParams;
+use crate::state::{Engine, Market};
+use crate::trigger::{HeapOrder, TriggerHeap};
+use cascade_risk::liquidation::{bankruptcy_price, liquidation_price, IsolatedPosition};
+use cascade_risk::num::{div_round, Rounding};
+use cascade_risk::{PositionSize, Price, Quote};
+
+/// The risk half of a margined market.
+#[derive(Clone, Debug)]
+pub struct MarketRisk {
+    /// Parameters.
+    pub params: RiskParams,
+    /// Last index (oracle) price.
+    pub index: Option<Price>,
+    /// Mark price.
+    pub mark: Option<Price>,
+    /// Smoothed basis (book mid − index) in ticks × 1e6.
+    pub basis_e6: i64,
+    /// Whether `basis_e6` has a first sample.
+    pub basis_ready: bool,
+    /// Sum of premium samples since the last funding, in parts per billion.
+    pub premium_sum_ppb: i128,
+    /// Number of premium samples since the last funding.
+    pub premium_samples: u32,
+    /// Rate of the last funding interval, in parts per billion.
+    pub funding_rate_ppb: i64,
+    /// Long positions by liquidation price (highest first).
+    pub longs: TriggerHeap,
+    /// Short positions by liquidation price (lowest first).
+    pub shorts: TriggerHeap,
+}
+
+impl MarketRisk {
+    /// Fresh risk state for a market.
+    #[must_use]
+    pub fn new(params: RiskParams, capacity: usize) -> Self {
+        Self {
+            params,
+            index: None,
+            mark: None,
+            basis_e6: 0,
+            basis_ready: false,
+            premium_sum_ppb: 0,
+            premium_samples: 0,
+            funding_rate_ppb: 0,
+            longs: TriggerHeap::new(HeapOrder::MaxFirst, capacity),
+            shorts: TriggerHeap::new(HeapOrder::MinFirst, capacity),
+        }
+    }
+}
+
+/// Margin figures of an account's cross positions (or of one isolated position).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Health {
+    /// Equity: collateral (or isolated margin) plus position values at the mark.
+    pub equity: i128,
+    /// Maintenance margin.
+    pub maintenance: i128,
+    /// Initial margin of positions and resting orders.
+    pub initial: i128,
+}
+
+impl Health {
+    /// Whether the liquidation waterfall must run.
+    #[must_use]
+    pub fn liquidatable(&self) -> bool {
+        self.maintenance > 0 && self.equity <= self.maintenance
+    }
+}
+
+/// The leverage new positions start with: 20x (Binance's default), capped by the market.
+#[must_use]
+pub fn default_leverage(m: &Market) -> u16 {
+    m.risk.as_ref().map_or(1, |r| u16::try_from(r.params.leverage_max().min(20)).unwrap_or(1))
+}
+
+/// Lots a position could reach if all its resting orders on one side filled.
+#[must_use]
+pub fn exposure(p: &Position, extra_buy: i64, extra_sell: i64) -> i64 {
+    let up = (p.size + p.order_qty_buy + extra_buy).abs();
+    let down = (p.size - p.order_qty_sell - extra_sell).abs();
+    up.max(down)
+}
+
+/// Value of a position at `mark`: its unrealized PnL.
+#[must_use]
+pub fn value(p: &Position, mark: i64, c: i64) -> i128 {
+    i128::from(p.size) * i128::from(mark) * i128::from(c) + i128::from(p.quote)
+}
+
+/// Notional of `lots` at `mark`, in quantums.
+///
+/// # Panics
+/// Never for positions within `position_lots_max ≤ qty_max`: the market spec proves
+/// `qty_max × price_max × quote_per_tick_lot` fits in `i64`.
+#[must_use]
+pub fn notional(lots: i64, mark: i64, c: i64) -> i64 {
+    cascade_risk::num::mul3_i64(lots.abs(), mark, c).expect("invariant: notional fits (spec)")
+}
+
+/// Maintenance margin of a position at `mark`.
+#[must_use]
+pub fn maintenance(p: &Position, params: &RiskParams, mark: i64, c: i64) -> i64 {
+    if p.size == 0 {
+        return 0;
+    }
+    params
+        .tiers
+        .maintenance_margin(Quote(notional(p.size, mark, c)))
+        .expect("invariant: notionals are non-negative")
+        .0
+}
+
+/// Initial margin of a position's exposure (with extra order lots) at `mark`.
+#[must_use]
+pub fn initial(p: &Position, params: &RiskParams, mark: i64, c: i64, buy: i64, sell: i64) -> i64 {
+    let n = notional(exposure(p, buy, sell), mark, c);
+    if n == 0 {
+        return 0;
+    }
+    let tier_max = params.tiers.max_leverage(Quote(n)).expect("invariant: non-negative");
+    let leverage = i128::from(u32::from(p.leverage.max(1)).min(tier_max));
+    let im = div_round(i128::from(n), leverage, Rounding::Ceil).expect("invariant: leverage ≥ 1");
+    i64::try_from(im).expect("invariant: IM ≤ notional")
+}
+
+impl Engine {
+    /// The margined market and its mark, if the market is margined and marked.
+    pub(crate) fn marked(markets: &[Option<Market>], market: u16) -> Option<(&Market, i64)> {
+        let m = markets[usize::from(market)].as_ref()?;
+        let mark = m.risk.as_ref()?.mark?;
+        Some((m, mark.0))
+    }
+
+    /// Health of an account's cross positions (`isolated = None`) or of one isolated position.
+    pub(crate) fn health_of(
+        markets: &[Option<Market>],
+        accounts: &Accounts,
+        account: u32,
+        isolated: Option<u32>,
+    ) -> Health {
+        let mut h = Health::default();
+        if let Some(handle) = isolated {
+            let p = accounts.get(handle);
+            h.equity = i128::from(p.isolated_margin);
+            Self::add_to_health(&mut h, markets, p);
+            return h;
+        }
+        h.equity = i128::from(accounts.collateral(account));
+        for handle in accounts.positions_of(account) {
+            let p = accounts.get(handle);
+            if p.mode == MarginMode::Cross {
+                Self::add_to_health(&mut h, markets, p);
+            }
+        }
+        h
+    }
+
+    fn add_to_health(h: &mut Health, markets: &[Option<Market>], p: &Position) {
+        if let Some((m, mark)) = Self::marked(markets, p.market) {
+            let risk = m.risk.as_ref().expect("marked markets have risk");
+            let c = m.spec.quote_per_tick_lot;
+            h.equity += value(p, mark, c);
+            h.maintenance += i128::from(maintenance(p, &risk.params, mark, c));
+            h.initial += i128::from(initial(p, &risk.params, mark, c, 0, 0));
+        } else {
+            // Unmarked or matching-only markets carry no money.
+            h.equity += i128::from(p.quote);
+        }
+    }
+
+    /// Health of the margin pool a position draws on: its account's cross pool, or itself.
+    pub(crate) fn pool_health(&self, handle: u32) -> Health {
+        let p = self.accounts.get(handle);
+        let iso = (p.mode == MarginMode::Isolated).then_some(handle);
+        Self::health_of(&self.markets, &self.accounts, p.account, iso)
+    }
+
+    /// Checks that an order of `qty` lots on `side` at `limit` keeps the account within its
+    /// initial margin, and within the market's position limit. `base` is the position the
+    /// order joins (a fresh one when `handle` is `None`, or the record with an order being
+    /// amended taken out).
+    ///
+    /// # Errors
+    /// [`Reject::NoMarkPrice`], [`Reject::PositionAboveMax`], [`Reject::InsufficientMargin`].
+    pub(crate) fn check_order_margin(
+        &self,
+        base: &Position,
+        handle: Option<u32>,
+        side: Side,
+        qty: i64,
+        limit: i64,
+    ) -> Result<(), Reject> {
+        let m = self.markets[usize::from(base.market)].as_ref().expect("invariant: market exists");
+        let (buy, sell) = match side {
+            Side::Buy => (qty, 0),
+            Side::Sell => (0, qty),
+        };
+        // Exposure is bounded in every market: in a margined market by the position limit,
+        // which keeps notionals inside i64 (see MarketSpec::validate); in a matching-only
+        // market, which moves no money, by a quarter of i64 so sizes cannot overflow.
+        let lots_max = m.risk.as_ref().map_or(i64::MAX / 4, |r| r.params.position_lots_max);
+        let reach = i128::from(base.size) + i128::from(base.order_qty_buy) + i128::from(buy);
+        let reach_down =
+            i128::from(base.size) - i128::from(base.order_qty_sell) - i128::from(sell);
+        if reach.max(-reach_down) > i128::from(lots_max) {
+            return Err(Reject::PositionAboveMax);
+        }
+        let Some(risk) = m.risk.as_ref() else { return Ok(()) };
+        let mark = risk.mark.ok_or(Reject::NoMarkPrice)?.0;
+        let real = handle.map(|h| *self.accounts.get(h));
+        let exposure_real = real.as_ref().map_or(0, |p| exposure(p, 0, 0));
+        if exposure(base, buy, sell) <= exposure_real {
+            return Ok(());
+        }
+        let c = m.spec.quote_per_tick_lot;
+        let open_loss = match side {
+            Side::Buy => (limit - mark).max(0),
+            Side::Sell => (mark - limit).max(0),
+        };
+        let open_loss = i128::from(open_loss) * i128::from(qty) * i128::from(c);
+        let iso = (base.mode == MarginMode::Isolated).then_some(handle).flatten();
+        let pool = if base.mode == MarginMode::Isolated && iso.is_none() {
+            Health::default()
+        } else {
+            Self::health_of(&self.markets, &self.accounts, base.account, iso)
+        };
+        let im_real = real.as_ref().map_or(0, |p| initial(p, &risk.params, mark, c, 0, 0));
+        let im_new = initial(base, &risk.params, mark, c, buy, sell);
+        let required = pool.initial - i128::from(im_real) + i128::from(im_new) + open_loss;
+        if pool.equity < required {
+            return Err(Reject::InsufficientMargin);
+        }
+        Ok(())
+    }
+
+    /// The balance `B` with `equity(P) = B + size × P × c` for a position, other cross
+    /// positions held at their marks; with `with_others_maintenance`, the other positions'
+    /// maintenance margins are subtracted too (for the liquidation price).
+    fn line_balance(&self, handle: u32, with_others_maintenance: bool) -> i128 {
+        let p = self.accounts.get(handle);
+        if p.mode == MarginMode::Isolated {
+            return i128::from(p.isolated_margin) + i128::from(p.quote);
+        }
+        let mut b = i128::from(self.accounts.collateral(p.account)) + i128::from(p.quote);
+        for other in self.accounts.positions_of(p.account) {
+            let o = self.accounts.get(other);
+            if other == handle || o.mode != MarginMode::Cross {
+                continue;
+            }
+            match Self::marked(&self.markets, o.market) {
+                Some((m, mark)) => {
+                    let c = m.spec.quote_per_tick_lot;
+                    b += value(o, mark, c);
+                    if with_others_maintenance {
+                        let params = &m.risk.as_ref().expect("marked").params;
+                        b -= i128::from(maintenance(o, params, mark, c));
+                    }
+                }
+                None => b += i128::from(o.quote),
+            }
+        }
+        b
+    }
+
+    /// The risk crate's isolated-position form of a line `B + size × P × c`: entry 1 tick and
+    /// the margin that gives the same line.
+    fn as_isolated(size: i64, balance: i128, c: i64) -> IsolatedPosition {
+        let per_tick = i128::from(size) * i128::from(c);
+        // Long: margin − cost + n with cost = |size|·c·1; short: margin + cost − n.
+        let margin = balance + per_tick;
+        let margin = margin.clamp(i128::from(i64::MIN / 2), i128::from(i64::MAX / 2));
+        IsolatedPosition {
+            size: PositionSize(size),
+            entry: Price(1),
+            margin: Quote(i64::try_from(margin).expect("clamped")),
+        }
+    }
+
+    /// Liquidation price of a position (`None`: never liquidatable at any positive price).
+    pub(crate) fn trigger_price(&self, handle: u32) -> Option<i64> {
+        let p = self.accounts.get(handle);
+        let (m, _) = Self::marked(&self.markets, p.market)?;
+        if p.size == 0 {
+            return None;
+        }
+        let c = m.spec.quote_per_tick_lot;
+        let params = &m.risk.as_ref().expect("marked").params;
+        let line = Self::as_isolated(p.size, self.line_balance(handle, true), c);
+        liquidation_price(&line, &params.tiers, c).ok().flatten().map(|t| t.0)
+    }
+
+    /// Bankruptcy price of a position: where its pool's equity is zero, other cross positions
+    /// at their marks. Rounded against the account (a long's up, a short's down), within
+    /// `1..=price_max`.
+    pub(crate) fn bankruptcy(&self, handle: u32) -> i64 {
+        let p = self.accounts.get(handle);
+        let m = self.markets[usize::from(p.market)].as_ref().expect("invariant: market exists");
+        let c = m.spec.quote_per_tick_lot;
+        let line = Self::as_isolated(p.size, self.line_balance(handle, false), c);
+        let price_max = m.spec.price_max.0;
+        match bankruptcy_price(&line, c).ok().flatten() {
+            Some(Price(b)) => b.clamp(1, price_max),
+            // No positive tick makes a long bankrupt: it can be sold at any price.
+            None if p.size > 0 => 1,
+            None => price_max,
+        }
+    }
+
+    /// Recomputes the liquidation triggers of every position of an account.
+    pub(crate) fn refresh_account(&mut self, account: u32) {
+        let mut h = self.accounts.position_head[account as usize];
+        while h != NIL {
+            self.refresh_position(h);
+            h = self.accounts.get(h).next;
+        }
+    }
+
+    /// Recomputes one position's trigger and files it in its market's heap.
+    pub(crate) fn refresh_position(&mut self, handle: u32) {
+        let trigger = self.trigger_price(handle);
+        let p = *self.accounts.get(handle);
+        let Some(m) = self.markets[usize::from(p.market)].as_mut() else { return };
+        let Some(risk) = m.risk.as_mut() else { return };
+        let meta = &mut self.accounts.heap_meta;
+        // A position is in at most one heap: drop it from both, then file it where it belongs.
+        risk.longs.remove_if_member(meta, handle);
+        risk.shorts.remove_if_member(meta, handle);
+        let in_cooldown = self.accounts.flags[p.account as usize]
+            & crate::account::ACCOUNT_IN_LIQUIDATION
+            != 0
+            && p.cooldown_until_ns > 0;
+        if in_cooldown {
+            return;
+        }
+        if let Some(t) = trigger {
+            if p.size > 0 {
+                risk.longs.upsert(meta, handle, t, p.account);
+            } else {
+                risk.shorts.upsert(meta, handle, t, p.account);
+            }
+        }
+    }
+}
