@@ -35,6 +35,16 @@ impl StableHasher {
         self.word(u64::from_ne_bytes(x.to_ne_bytes()));
     }
 
+    /// Mixes in bytes (length first, then 8 at a time).
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.word(b.len() as u64);
+        for chunk in b.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.word(u64::from_le_bytes(w));
+        }
+    }
+
     /// Returns the digest.
     #[must_use]
     pub fn finish(self) -> u64 {
@@ -83,12 +93,50 @@ pub(crate) fn state_hash(engine: &Engine) -> u64 {
                 }
             }
         }
-        for (account, position) in engine.accounts().positions_in(spec.id.0) {
-            if position != 0 {
-                h.word(u64::from(account));
-                h.signed(position);
-            }
+        if let Some(risk) = m.risk.as_ref() {
+            h.word(0x715C);
+            h.bytes(format!("{:?}", risk.params).as_bytes());
+            h.signed(risk.index.map_or(0, |p| p.0));
+            h.signed(risk.mark.map_or(0, |p| p.0));
+            h.signed(risk.basis_e6);
+            h.word(u64::from(risk.basis_ready));
+            h.signed(i64::try_from(risk.premium_sum_ppb).unwrap_or(i64::MAX));
+            h.word(u64::from(risk.premium_samples));
+            h.signed(risk.funding_rate_ppb);
         }
+    }
+    // Positions in handle order (creation order, itself a function of the command stream).
+    for p in engine.accounts().all_positions() {
+        h.word(u64::from(p.account));
+        h.word(u64::from(p.market));
+        h.word(p.mode as u64);
+        h.word(u64::from(p.leverage));
+        h.signed(p.size);
+        h.signed(p.quote);
+        h.signed(p.isolated_margin);
+        h.signed(p.realized_pnl);
+        h.signed(p.funding_pnl);
+        h.word(p.cooldown_until_ns);
+    }
+    let accounts = engine.accounts();
+    for a in 0..accounts.len() {
+        let a32 = u32::try_from(a).expect("account ids fit u32");
+        let (c, f) = (accounts.collateral(a32), accounts.flags(a32));
+        if c != 0 || f != 0 {
+            h.word(u64::from(a32));
+            h.signed(c);
+            h.word(u64::from(f));
+        }
+    }
+    let t = engine.treasury();
+    h.signed(t.insurance_fund);
+    h.signed(t.fee_pool);
+    h.signed(t.deposits);
+    h.signed(t.withdrawals);
+    h.word(engine.backstop().map_or(u64::MAX, |a| u64::from(a.0)));
+    h.word(engine.liquidation_orders);
+    for c in &engine.cooldowns {
+        h.word(u64::from(*c));
     }
     h.finish()
 }

@@ -12,6 +12,12 @@
 //! - The fill-or-kill dry run left its scratch clear.
 //! - In every market positions sum to zero (long open interest equals short open interest)
 //!   and the long sum equals the tracked open interest.
+//! - Money is conserved to the quantum: Σ collateral + Σ isolated margin + Σ position quote
+//!   balances + insurance fund + fee pool = deposits − withdrawals.
+//! - A flat position holds no quote balance; each position's resting-order totals equal the
+//!   open quantities of its resting orders; each account's position list holds its records.
+//! - Every liquidation trigger on file is the one the position's state gives now (none are
+//!   stale), each in the right heap, and heaps keep their order.
 
 use crate::book::NIL;
 use crate::command::Side;
@@ -44,7 +50,101 @@ pub fn check_all(engine: &Engine) -> Result<(), String> {
         "books hold {resting} orders but {} are indexed",
         engine.orders().len()
     );
-    check_accounts(engine)
+    check_accounts(engine)?;
+    check_money(engine)?;
+    check_position_records(engine)?;
+    check_triggers(engine)
+}
+
+fn check_money(engine: &Engine) -> Result<(), String> {
+    let accounts = engine.accounts();
+    let mut total: i128 = 0;
+    for a in 0..accounts.len() {
+        total += i128::from(accounts.collateral[a]);
+    }
+    for p in accounts.all_positions() {
+        total += i128::from(p.isolated_margin) + i128::from(p.quote);
+        ensure!(p.size != 0 || p.quote == 0, "flat position of {} holds quote {}", p.account, p.quote);
+    }
+    let t = engine.treasury();
+    total += i128::from(t.insurance_fund) + i128::from(t.fee_pool);
+    let net = i128::from(t.deposits) - i128::from(t.withdrawals);
+    ensure!(total == net, "money not conserved: held {total} != deposits − withdrawals {net}");
+    ensure!(t.fee_pool >= 0, "fee pool negative: {}", t.fee_pool);
+    ensure!(t.insurance_fund >= 0, "insurance fund negative: {}", t.insurance_fund);
+    Ok(())
+}
+
+fn check_position_records(engine: &Engine) -> Result<(), String> {
+    let accounts = engine.accounts();
+    let n = accounts.all_positions().len();
+    let mut buy = vec![0i64; n];
+    let mut sell = vec![0i64; n];
+    for o in engine.orders().slots().iter().filter(|o| o.id != 0) {
+        let h = accounts.find(o.account, o.market);
+        ensure!(h.is_some(), "order {} has no position record", o.id);
+        let h = h.map_or(0, |h| h as usize);
+        match o.side {
+            Side::Buy => buy[h] += o.qty_open,
+            Side::Sell => sell[h] += o.qty_open,
+        }
+    }
+    let mut listed = 0usize;
+    for a in 0..accounts.len() {
+        let a32 = u32::try_from(a).map_err(|e| e.to_string())?;
+        for h in accounts.positions_of(a32) {
+            let p = accounts.get(h);
+            ensure!(p.account == a32, "position {h} listed under account {a}");
+            let hu = h as usize;
+            ensure!(
+                p.order_qty_buy == buy[hu] && p.order_qty_sell == sell[hu],
+                "position {h} order totals {}/{} != resting {}/{}",
+                p.order_qty_buy,
+                p.order_qty_sell,
+                buy[hu],
+                sell[hu]
+            );
+            listed += 1;
+        }
+    }
+    ensure!(listed == n, "position lists hold {listed} of {n} records");
+    Ok(())
+}
+
+fn check_triggers(engine: &Engine) -> Result<(), String> {
+    let accounts = engine.accounts();
+    let meta = &accounts.heap_meta;
+    for m in engine.markets() {
+        let Some(risk) = m.risk.as_ref() else { continue };
+        risk.longs.check(meta)?;
+        risk.shorts.check(meta)?;
+        for h in risk.longs.handles().chain(risk.shorts.handles()) {
+            let p = accounts.get(h);
+            ensure!(p.market == m.spec.id.0, "position {h} filed in another market's heap");
+        }
+    }
+    for (i, p) in accounts.all_positions().iter().enumerate() {
+        let h = u32::try_from(i).map_err(|e| e.to_string())?;
+        let Some(risk) = engine.market(crate::MarketId(p.market)).and_then(|m| m.risk.as_ref()) else {
+            continue;
+        };
+        let filed_long = risk.longs.handles().any(|x| x == h);
+        let filed_short = risk.shorts.handles().any(|x| x == h);
+        let cooling = p.cooldown_until_ns > 0;
+        let want = if cooling { None } else { engine.trigger_price(h) };
+        match want {
+            None => ensure!(!filed_long && !filed_short, "position {h} filed without a trigger"),
+            Some(t) => {
+                ensure!(
+                    (p.size > 0 && filed_long) || (p.size < 0 && filed_short),
+                    "position {h} (size {}) with trigger {t} is not filed",
+                    p.size
+                );
+                ensure!(meta[i].price == t, "position {h} trigger {} is stale (now {t})", meta[i].price);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_book(engine: &Engine, m: &Market) -> Result<usize, String> {

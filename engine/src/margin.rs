@@ -309,7 +309,14 @@ impl Engine {
         }
     }
 
-    /// Liquidation price of a position (`None`: never liquidatable at any positive price).
+    /// Liquidation trigger of a position: for a long the highest mark at which it is
+    /// liquidatable (it is at every mark at or below), for a short the lowest (at or above).
+    /// `None`: never liquidatable at a valid price.
+    ///
+    /// The risk crate solves the tier equation exactly and rounds its *displayed* liquidation
+    /// price against the account; the engine needs the exact first liquidatable tick, so the
+    /// solution is checked against the same predicate the waterfall uses and moved by the at
+    /// most one or two ticks of rounding between the two.
     pub(crate) fn trigger_price(&self, handle: u32) -> Option<i64> {
         let p = self.accounts.get(handle);
         let (m, _) = Self::marked(&self.markets, p.market)?;
@@ -318,8 +325,17 @@ impl Engine {
         }
         let c = m.spec.quote_per_tick_lot;
         let params = &m.risk.as_ref().expect("marked").params;
-        let line = Self::as_isolated(p.size, self.line_balance(handle, true), c);
-        liquidation_price(&line, &params.tiers, c).ok().flatten().map(|t| t.0)
+        let balance = self.line_balance(handle, true);
+        let line = Self::as_isolated(p.size, balance, c);
+        let guess = liquidation_price(&line, &params.tiers, c).ok().flatten().map(|t| t.0);
+        let price_max = m.spec.price_max.0;
+        let size = p.size;
+        let pred = |price: i64| -> bool {
+            let n = notional(size, price, c);
+            let mm = params.tiers.maintenance_margin(Quote(n)).map_or(i128::MAX, |q| i128::from(q.0));
+            balance + i128::from(size) * i128::from(price) * i128::from(c) <= mm && mm > 0
+        };
+        exact_trigger(size > 0, guess, price_max, pred)
     }
 
     /// Bankruptcy price of a position: where its pool's equity is zero, other cross positions
@@ -372,5 +388,73 @@ impl Engine {
                 risk.shorts.upsert(meta, handle, t, p.account);
             }
         }
+    }
+}
+
+/// Moves a solved trigger to the exact boundary of `pred` within `1..=price_max`: for a long
+/// the highest price where `pred` holds (it holds below), for a short the lowest (it holds
+/// above). Falls back to a binary search when the guess is far off.
+fn exact_trigger(long: bool, guess: Option<i64>, price_max: i64, pred: impl Fn(i64) -> bool) -> Option<i64> {
+    // For a long, pred is true on [1, t]; for a short, on [t, price_max].
+    let holds_somewhere = if long { pred(1) } else { pred(price_max) };
+    if !holds_somewhere {
+        return None;
+    }
+    let mut t = guess.unwrap_or(if long { 1 } else { price_max }).clamp(1, price_max);
+    for _ in 0..4 {
+        if long {
+            if !pred(t) {
+                t -= 1;
+            } else if t < price_max && pred(t + 1) {
+                t += 1;
+            } else {
+                return Some(t);
+            }
+        } else if !pred(t) {
+            t += 1;
+        } else if t > 1 && pred(t - 1) {
+            t -= 1;
+        } else {
+            return Some(t);
+        }
+        if !(1..=price_max).contains(&t) {
+            break;
+        }
+    }
+    // Binary search for the boundary.
+    let (mut lo, mut hi) = (1i64, price_max);
+    if long {
+        // Largest t with pred(t): pred(lo) holds.
+        while lo < hi {
+            let mid = lo + (hi - lo + 1) / 2;
+            if pred(mid) { lo = mid } else { hi = mid - 1 }
+        }
+        Some(lo)
+    } else {
+        // Smallest t with pred(t): pred(hi) holds.
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if pred(mid) { hi = mid } else { lo = mid + 1 }
+        }
+        Some(hi)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exact_trigger;
+
+    #[test]
+    fn exact_trigger_finds_the_boundary_from_any_guess() {
+        let long = |p: i64| p <= 984;
+        for guess in [None, Some(1), Some(983), Some(984), Some(985), Some(2000)] {
+            assert_eq!(exact_trigger(true, guess, 10_000, long), Some(984), "{guess:?}");
+        }
+        let short = |p: i64| p >= 1016;
+        for guess in [None, Some(1), Some(1015), Some(1017), Some(9_999)] {
+            assert_eq!(exact_trigger(false, guess, 10_000, short), Some(1016), "{guess:?}");
+        }
+        assert_eq!(exact_trigger(true, Some(5), 10_000, |_| false), None);
+        assert_eq!(exact_trigger(true, Some(5), 10_000, |_| true), Some(10_000));
     }
 }

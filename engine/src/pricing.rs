@@ -21,7 +21,7 @@ use crate::command::{AccountId, Side};
 use crate::event::{Event, InsuranceReason};
 use crate::market::MarketId;
 use crate::reject::Reject;
-use crate::risk_params::FundingNotional;
+use crate::risk_params::{FundingNotional, MarkSource};
 use crate::state::{Engine, Market};
 use cascade_risk::num::{div_round, Rounding};
 use cascade_risk::{Price, Quote};
@@ -114,7 +114,10 @@ impl Engine {
         let basis = div_round(i128::from(risk.basis_e6), 1_000_000, Rounding::Floor).expect("constant");
         let p1 = i64::try_from(idx + basis).unwrap_or(index.0).clamp(1, price_max);
         let p2 = median_of(&[bid, ask, last]).filter(|_| bid.is_some() || ask.is_some());
-        let raw = median_of(&[Some(p1), p2, external.map(|p| p.0)]).unwrap_or(index.0);
+        let raw = match risk.params.mark_source {
+            MarkSource::Median => median_of(&[Some(p1), p2, external.map(|p| p.0)]).unwrap_or(index.0),
+            MarkSource::Index => index.0,
+        };
         let mut mark = raw.clamp(1, price_max);
         if let (Some(prev), true) = (risk.mark, risk.params.mark_clamp_ppm > 0) {
             let k = i128::from(risk.params.mark_clamp_ppm);

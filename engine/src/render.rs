@@ -63,11 +63,11 @@ pub fn event_line(engine: &Engine, names: &(impl AccountNames + ?Sized), event: 
             price
         ),
         Event::Trade { market, maker_order, taker_order, maker_account, taker_account, taker_side, price, qty, maker_open } => format!(
-            "trade {} {} @ {} taker #{} {} {} maker #{} {} (maker open {})",
+            "trade {} {} @ {} taker {} {} {} maker #{} {} (maker open {})",
             symbol(engine, market),
             qty,
             price,
-            taker_order.0,
+            order_ref(taker_order.0),
             names.name(taker_account.0),
             side_str(taker_side),
             maker_order.0,
@@ -206,6 +206,15 @@ pub fn event_line(engine: &Engine, names: &(impl AccountNames + ?Sized), event: 
     }
 }
 
+/// `#id` for client orders, `liq#n` for the engine's liquidation orders.
+fn order_ref(id: u64) -> String {
+    if id & crate::state::LIQUIDATION_ORDER_BIT != 0 {
+        format!("liq#{}", id & !crate::state::LIQUIDATION_ORDER_BIT)
+    } else {
+        format!("#{id}")
+    }
+}
+
 fn stage_name(stage: u8) -> &'static str {
     match stage {
         crate::event::stage::CANCEL => "cancel",
@@ -271,6 +280,46 @@ pub fn book_ascii(
     }
     if !any_bid {
         out.push_str("  bid (empty)\n");
+    }
+    out
+}
+
+/// One account's money and positions, as lines: collateral, then each position with its size,
+/// quote balance, value, maintenance and initial margin at the mark.
+#[must_use]
+pub fn account_summary(engine: &Engine, names: &(impl AccountNames + ?Sized), account: u32) -> String {
+    let mut out = String::new();
+    let accounts = engine.accounts();
+    if account as usize >= accounts.len() {
+        return format!("account {} (unknown)\n", names.name(account));
+    }
+    let cross = engine.health(crate::AccountId(account));
+    let _ = writeln!(
+        out,
+        "account {} collateral={} cross: equity={} maintenance={} initial={}",
+        names.name(account),
+        accounts.collateral(account),
+        cross.equity,
+        cross.maintenance,
+        cross.initial
+    );
+    let mut handles: Vec<u32> = accounts.positions_of(account).collect();
+    handles.sort_by_key(|h| accounts.get(*h).market);
+    for h in handles {
+        let p = accounts.get(h);
+        let mode = if p.mode == crate::account::MarginMode::Cross { "cross" } else { "isolated" };
+        let _ = writeln!(
+            out,
+            "  {} {} size={} quote={} isolated_margin={} leverage={}x realized={} funding={}",
+            symbol(engine, MarketId(p.market)),
+            mode,
+            p.size,
+            p.quote,
+            p.isolated_margin,
+            p.leverage,
+            p.realized_pnl,
+            p.funding_pnl
+        );
     }
     out
 }

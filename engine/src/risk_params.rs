@@ -22,6 +22,16 @@ pub enum AdlPolicy {
     Off,
 }
 
+/// Where the mark price comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkSource {
+    /// Median of (index + smoothed basis, median(bid, ask, last), external mark), as
+    /// Hyperliquid and Binance.
+    Median,
+    /// The index (oracle) price itself, as dYdX v4.
+    Index,
+}
+
 /// Which price a funding payment's notional uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FundingNotional {
@@ -67,6 +77,8 @@ pub struct RiskParams {
     pub funding_impact_notional: Quote,
     /// Price used for the payment notional.
     pub funding_notional: FundingNotional,
+    /// Where the mark comes from.
+    pub mark_source: MarkSource,
     /// Weight of each new basis sample in the mark's smoothed basis.
     pub mark_basis_ppm: u32,
     /// Largest mark move per index update (0: no clamp).
@@ -132,6 +144,7 @@ impl RiskParams {
             // 10,000 USD.
             funding_impact_notional: Quote(10_000_000_000),
             funding_notional: FundingNotional::Mark,
+            mark_source: MarkSource::Median,
             mark_basis_ppm: 100_000,
             mark_clamp_ppm: 0,
             position_lots_max,

@@ -17,7 +17,9 @@ use crate::command::{
     AccountId, Command, NewOrder, OrderId, OrderKind, SelfTradePrevention, Sequenced, Side,
     TimeInForce,
 };
+use crate::account::MarginMode;
 use crate::limits::Limits;
+use crate::risk_params::{AdlPolicy, FundingNotional, RiskParams};
 use crate::market::{MarketId, MarketSpec};
 use crate::render::{book_ascii, event_line};
 use crate::state::Engine;
@@ -77,6 +79,8 @@ struct Runner {
     out: String,
     failures: Vec<String>,
     line: usize,
+    /// Added to every command's timestamp by `advance`.
+    time_offset_ns: u64,
 }
 
 /// Runs a scenario script (the part before [`EXPECTED_MARKER`], if present).
@@ -95,6 +99,7 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
         out: String::new(),
         failures: Vec::new(),
         line: 0,
+        time_offset_ns: 0,
     };
     for (i, raw) in script.lines().enumerate() {
         r.line = i + 1;
@@ -218,8 +223,172 @@ impl Runner {
                 }
                 Ok(())
             }
+            _ => self.risk_cmd(&positional, &options, line),
+        }
+    }
+
+    fn amount(&self, token: &str) -> Result<Quote, ScenarioError> {
+        self.int(token).map(Quote)
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn risk_cmd(&mut self, positional: &[&str], options: &BTreeMap<&str, &str>, line: &str) -> Result<(), ScenarioError> {
+        match positional[0] {
+            "risk" => {
+                let market = self.market(positional.get(1).copied())?;
+                let params = self.risk_params(options)?;
+                self.apply(line, Command::SetRiskParams { market, params: Box::new(params) })
+            }
+            "deposit" | "withdraw" => {
+                let [verb, who, amount] = positional[..] else { return Err(self.err(format!("{} ACCOUNT AMOUNT", positional[0]))) };
+                let account = self.account(who)?;
+                let amount = self.amount(amount)?;
+                let cmd = if verb == "deposit" { Command::Deposit { account, amount } } else { Command::Withdraw { account, amount } };
+                self.apply(line, cmd)
+            }
+            "leverage" => {
+                let [_, who, sym, lev] = positional[..] else { return Err(self.err("leverage ACCOUNT SYMBOL N")) };
+                let account = self.account(who)?;
+                let market = self.market(Some(sym))?;
+                let leverage = u16::try_from(self.int(lev)?).map_err(|_| self.err("leverage range"))?;
+                self.apply(line, Command::SetLeverage { account, market, leverage })
+            }
+            "margin-mode" => {
+                let [_, who, sym, mode] = positional[..] else { return Err(self.err("margin-mode ACCOUNT SYMBOL cross|isolated")) };
+                let account = self.account(who)?;
+                let market = self.market(Some(sym))?;
+                let mode = match mode {
+                    "cross" => MarginMode::Cross,
+                    "isolated" => MarginMode::Isolated,
+                    _ => return Err(self.err("margin-mode ACCOUNT SYMBOL cross|isolated")),
+                };
+                self.apply(line, Command::SetMarginMode { account, market, mode })
+            }
+            "isolated-margin" => {
+                let [_, who, sym, amount] = positional[..] else { return Err(self.err("isolated-margin ACCOUNT SYMBOL AMOUNT")) };
+                let account = self.account(who)?;
+                let market = self.market(Some(sym))?;
+                let amount = self.amount(amount)?;
+                self.apply(line, Command::TransferIsolatedMargin { account, market, amount })
+            }
+            "index" => {
+                let [_, sym, price] = positional[..] else { return Err(self.err("index SYMBOL PRICE [external=P]")) };
+                let market = self.market(Some(sym))?;
+                let index = Price(self.int(price)?);
+                let external_mark = match options.get("external") { Some(p) => Some(Price(self.int(p)?)), None => None };
+                self.apply(line, Command::SetIndexPrice { market, index, external_mark })
+            }
+            "funding" => {
+                let market = self.market(positional.get(1).copied())?;
+                self.apply(line, Command::FundingTick { market })
+            }
+            "backstop" => {
+                let [_, who] = positional[..] else { return Err(self.err("backstop ACCOUNT|none")) };
+                let account = if who == "none" { None } else { Some(self.account(who)?) };
+                self.apply(line, Command::SetBackstopAccount { account })
+            }
+            "insurance-deposit" => {
+                let [_, amount] = positional[..] else { return Err(self.err("insurance-deposit AMOUNT")) };
+                let amount = self.amount(amount)?;
+                self.apply(line, Command::InsuranceDeposit { amount })
+            }
+            "advance" => {
+                let [_, ms] = positional[..] else { return Err(self.err("advance MILLISECONDS")) };
+                let ms = u64::try_from(self.int(ms)?).map_err(|_| self.err("advance takes a positive time"))?;
+                self.time_offset_ns = self.time_offset_ns.saturating_add(ms.saturating_mul(1_000_000));
+                let _ = writeln!(self.out, "advance {ms} ms");
+                Ok(())
+            }
+            "account" => {
+                let [_, who] = positional[..] else { return Err(self.err("account ACCOUNT")) };
+                let account = self.account(who)?;
+                let text = crate::render::account_summary(&self.engine, self.accounts.as_slice(), account.0);
+                self.out.push_str(&text);
+                Ok(())
+            }
+            "expect-collateral" | "expect-insurance" => self.expect_money(positional),
             other => Err(self.err(format!("unknown command {other}"))),
         }
+    }
+
+    fn expect_money(&mut self, positional: &[&str]) -> Result<(), ScenarioError> {
+        let (label, got, want) = match positional {
+            ["expect-collateral", who, amount] => {
+                let account = self.account(who)?;
+                (format!("expect-collateral {who}"), self.engine.accounts().collateral(account.0), self.int(amount)?)
+            }
+            ["expect-insurance", amount] => ("expect-insurance".to_owned(), self.engine.treasury().insurance_fund, self.int(amount)?),
+            _ => return Err(self.err("expect-collateral ACCOUNT AMOUNT | expect-insurance AMOUNT")),
+        };
+        let status = if got == want { "ok" } else { "FAILED" };
+        let _ = writeln!(self.out, "{label} {want}: {status}");
+        if got != want {
+            self.failures.push(format!("line {}: {label} is {got}, expected {want}", self.line));
+        }
+        Ok(())
+    }
+
+    fn risk_params(&self, options: &BTreeMap<&str, &str>) -> Result<RiskParams, ScenarioError> {
+        let int = |k: &str| -> Result<Option<i64>, ScenarioError> { options.get(k).map(|v| self.int(v)).transpose() };
+        let mut p = match options.get("preset").copied().unwrap_or("simple") {
+            "btc" => RiskParams::btc_perp(),
+            "eth" => RiskParams::eth_perp(),
+            "simple" => {
+                let mmr = i32::try_from(int("mmr_ppm")?.unwrap_or(10_000)).map_err(|_| self.err("mmr_ppm range"))?;
+                let lev = u32::try_from(int("leverage_max")?.unwrap_or(50)).map_err(|_| self.err("leverage_max range"))?;
+                if cascade_risk::margin::MarginTiers::new(&[cascade_risk::margin::TierSpec::new(Quote(0), cascade_risk::Ppm(mmr), lev)]).is_err() {
+                    return Err(self.err("mmr_ppm × leverage_max must stay below 100%"));
+                }
+                RiskParams::simple(mmr, lev)
+            }
+            other => return Err(self.err(format!("unknown risk preset {other}"))),
+        };
+        let to_i32 = |v: i64| i32::try_from(v).map_err(|_| self.err("value out of range"));
+        let to_u32 = |v: i64| u32::try_from(v).map_err(|_| self.err("value out of range"));
+        for (key, value) in options {
+            match *key {
+                "preset" | "mmr_ppm" | "leverage_max" => {}
+                "fee_maker" => p.fee_ppm_maker = to_i32(self.int(value)?)?,
+                "fee_taker" => p.fee_ppm_taker = to_i32(self.int(value)?)?,
+                "liquidation_fee" => p.liquidation_fee_ppm = to_u32(self.int(value)?)?,
+                "slice_notional_min" => p.slice_notional_min = Quote(self.int(value)?),
+                "slice_ppm" => p.slice_ppm = to_u32(self.int(value)?)?,
+                "cooldown_ms" => p.cooldown_ns = u64::try_from(self.int(value)?).map_err(|_| self.err("cooldown_ms ≥ 0"))?.saturating_mul(1_000_000),
+                "backstop_ppm" => p.backstop_ppm = to_u32(self.int(value)?)?,
+                "insurance_slippage_ppm" => p.insurance_slippage_ppm = to_u32(self.int(value)?)?,
+                "adl" => {
+                    p.adl = match *value {
+                        "queue" => AdlPolicy::Queue,
+                        "pro-rata" => AdlPolicy::ProRata,
+                        "off" => AdlPolicy::Off,
+                        other => return Err(self.err(format!("unknown adl policy {other}"))),
+                    }
+                }
+                "funding_interest_ppb" => p.funding_interest_ppb = self.int(value)?,
+                "funding_clamp_ppb" => p.funding_clamp_ppb = self.int(value)?,
+                "funding_cap_ppb" => p.funding_cap_ppb = self.int(value)?,
+                "impact_notional" => p.funding_impact_notional = Quote(self.int(value)?),
+                "funding_on" => {
+                    p.funding_notional = match *value {
+                        "index" => FundingNotional::Index,
+                        "mark" => FundingNotional::Mark,
+                        other => return Err(self.err(format!("funding_on index|mark, not {other}"))),
+                    }
+                }
+                "mark" => {
+                    p.mark_source = match *value {
+                        "median" => crate::risk_params::MarkSource::Median,
+                        "index" => crate::risk_params::MarkSource::Index,
+                        other => return Err(self.err(format!("mark median|index, not {other}"))),
+                    }
+                }
+                "mark_basis_ppm" => p.mark_basis_ppm = to_u32(self.int(value)?)?,
+                "mark_clamp_ppm" => p.mark_clamp_ppm = to_u32(self.int(value)?)?,
+                "position_lots_max" => p.position_lots_max = self.int(value)?,
+                other => return Err(self.err(format!("unknown risk option {other}"))),
+            }
+        }
+        Ok(p)
     }
 
     fn cmd_market(&mut self, positional: &[&str], options: &BTreeMap<&str, &str>, line: &str) -> Result<(), ScenarioError> {
@@ -300,7 +469,8 @@ impl Runner {
 
     fn apply(&mut self, line: &str, command: Command) -> Result<(), ScenarioError> {
         self.seq += 1;
-        let cmd = Sequenced { seq: self.seq, ts_ns: self.seq * 1_000, command };
+        let ts_ns = (self.seq * 1_000).saturating_add(self.time_offset_ns);
+        let cmd = Sequenced { seq: self.seq, ts_ns, command };
         let _ = writeln!(self.out, "[{}] {}", self.seq, line);
         // Copied out: rendering reads the engine (symbols), which `apply` borrows mutably.
         let events = self.engine.apply(&cmd).to_vec();
@@ -308,7 +478,11 @@ impl Runner {
             let text = event_line(&self.engine, self.accounts.as_slice(), e);
             let _ = writeln!(self.out, "    {text}");
         }
-        self.engine.audit().map_err(|e| self.err(format!("invariant broken: {e}")))
+        self.engine.audit().map_err(|e| {
+            // Show the step that broke it: its command and events are the last lines written.
+            let start = self.out.rfind(&format!("[{}] ", self.seq)).unwrap_or(0);
+            self.err(format!("invariant broken: {e}\n{}", &self.out[start..]))
+        })
     }
 }
 

@@ -212,6 +212,27 @@ impl Engine {
         &self.orders
     }
 
+    /// Cross-margin health of an account: equity, maintenance and initial margin at the marks.
+    #[must_use]
+    pub fn health(&self, account: AccountId) -> crate::margin::Health {
+        if account.0 >= self.limits.accounts_max {
+            return crate::margin::Health::default();
+        }
+        Self::health_of(&self.markets, &self.accounts, account.0, None)
+    }
+
+    /// Insurance fund, fee pool and the deposit totals.
+    #[must_use]
+    pub fn treasury(&self) -> &Treasury {
+        &self.treasury
+    }
+
+    /// The backstop vault account, if any.
+    #[must_use]
+    pub fn backstop(&self) -> Option<AccountId> {
+        self.backstop.map(AccountId)
+    }
+
     /// The accounts.
     #[must_use]
     pub fn accounts(&self) -> &Accounts {
