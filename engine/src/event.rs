@@ -22,6 +22,9 @@ pub enum InsuranceReason {
     Shortfall = 3,
     /// Rounding dust from funding.
     FundingDust = 4,
+    /// What a bankrupt account keeps after auto-deleveraging is tick-rounding dust of its
+    /// bankruptcy price, paid by the counterparties: it goes to the fund, not back to it.
+    AdlDust = 5,
 }
 
 /// Outcome bits of [`Event::LiquidationEnded`].
@@ -38,6 +41,9 @@ pub mod outcome {
     pub const ADL_EXHAUSTED: u8 = 16;
     /// A partial slice was taken and the account waits out a cooldown.
     pub const COOLDOWN: u8 = 32;
+    /// Not bankrupt, but the book had no more liquidity within bankruptcy (and no backstop
+    /// took it): the rest waits a cooldown for liquidity instead of being deleveraged.
+    pub const NO_LIQUIDITY: u8 = 64;
 }
 
 /// The stages of the liquidation waterfall, in order.

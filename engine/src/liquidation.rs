@@ -20,7 +20,9 @@
 //! 4. Insurance: an IOC through the book past bankruptcy, down to `insurance_slippage_ppm`
 //!    from the mark and no further than the insurance fund can pay for; the fund pays the
 //!    shortfall.
-//! 5. ADL: the rest is closed against opposite positions at the bankruptcy price, ranked
+//! 5. ADL, only when the position is bankrupt (equity below zero at the mark; one that merely
+//!    lacks liquidity waits a cooldown and tries again): the rest is closed against opposite
+//!    positions at the bankruptcy price, ranked
 //!    (queue) or shared (pro-rata). The event reports the haircut taken against the mark and
 //!    the minimum that would have covered what the insurance fund could not.
 //!
@@ -225,12 +227,26 @@ impl Engine {
                 return;
             }
         }
-        if params.adl != AdlPolicy::Off {
+        // Auto-deleveraging is for bankrupt positions only (Hyperliquid: account value < 0;
+        // dYdX: TNC < 0): a position that is merely short of liquidity waits for it.
+        if params.adl != AdlPolicy::Off && self.pool_health(h).equity < 0 {
             out.stage = stage::ADL;
             let bankrupt = self.bankruptcy(h);
             let deficit = (-self.pool_health(h).equity).max(0);
             out.haircut_min = (deficit - i128::from(self.treasury.insurance_fund)).max(0);
             out.haircut = self.deleverage(h, bankrupt, mark, c, params.adl);
+            let left = self.pool_health(h).equity;
+            if left > 0 && self.accounts.get(h).size == 0 {
+                let dust = i64::try_from(left).expect("dust ≤ one tick per lot");
+                self.move_from_pool(h, dust);
+                self.treasury.insurance_fund += dust;
+                self.events.push(Event::InsuranceFund {
+                    account: AccountId(p.account),
+                    delta: Quote(dust),
+                    balance: Quote(self.treasury.insurance_fund),
+                    reason: InsuranceReason::AdlDust,
+                });
+            }
         }
     }
 
@@ -349,27 +365,62 @@ impl Engine {
         equity > mm
     }
 
-    /// Closes through the book past bankruptcy, as far as the insurance fund can pay.
+    /// Closes through the book past bankruptcy, as far as the insurance fund can pay, and pays
+    /// the shortfall of those fills at once, so the rest keeps its bankruptcy price.
+    ///
+    /// The book is walked first to find how many lots the fund can afford level by level
+    /// (never past `insurance_slippage_ppm` from the mark); one IOC then takes exactly those.
     fn insurance_order(&mut self, h: u32, mark: i64, c: i64, slippage_ppm: u32) {
         let p = *self.accounts.get(h);
         let bankrupt = self.bankruptcy(h);
-        let rem = i128::from(p.size.abs());
-        let fund = i128::from(self.treasury.insurance_fund);
-        let per_tick = rem * i128::from(c);
-        let reach = i64::try_from(fund / per_tick).unwrap_or(i64::MAX);
+        let long = p.size > 0;
         let k = i128::from(slippage_ppm);
-        let limit = if p.size > 0 {
-            let by_mark = div_round(i128::from(mark) * (1_000_000 - k), 1_000_000, Rounding::Ceil).expect("constant");
-            let by_mark = i64::try_from(by_mark).expect("≤ mark");
-            by_mark.max(bankrupt.saturating_sub(reach)).max(1)
+        let bound = if long {
+            div_round(i128::from(mark) * (1_000_000 - k), 1_000_000, Rounding::Ceil)
         } else {
-            let by_mark = div_round(i128::from(mark) * (1_000_000 + k), 1_000_000, Rounding::Floor).expect("constant");
-            let by_mark = i64::try_from(by_mark).unwrap_or(i64::MAX);
-            by_mark.min(bankrupt.saturating_add(reach))
-        };
-        let worse = if p.size > 0 { limit < bankrupt } else { limit > bankrupt };
-        if worse {
-            self.liquidation_order(h, p.size.abs(), limit);
+            div_round(i128::from(mark) * (1_000_000 + k), 1_000_000, Rounding::Floor)
+        }
+        .expect("constant divisor");
+        let m = self.markets[usize::from(p.market)].as_ref().expect("exists");
+        let side = if long { Side::Buy } else { Side::Sell };
+        let mut fund = i128::from(self.treasury.insurance_fund);
+        let (mut lots, mut limit) = (0i64, bankrupt);
+        let mut remaining = p.size.abs();
+        for level in m.book.levels(side) {
+            let price = i128::from(level.price);
+            let beyond = if long { price < bound } else { price > bound };
+            if remaining == 0 || beyond {
+                break;
+            }
+            // What each lot at this level costs the fund (0 when not worse than bankruptcy).
+            let per_lot = (if long { i128::from(bankrupt) - price } else { price - i128::from(bankrupt) }).max(0) * i128::from(c);
+            let affordable = if per_lot == 0 { i128::from(remaining) } else { fund / per_lot };
+            let take = i64::try_from(affordable.min(i128::from(level.qty_total)).min(i128::from(remaining))).expect("≤ remaining");
+            if take == 0 {
+                break;
+            }
+            fund -= per_lot * i128::from(take);
+            lots += take;
+            remaining -= take;
+            limit = level.price;
+        }
+        if lots == 0 {
+            return;
+        }
+        let (filled, ticks) = self.liquidation_order(h, lots, limit);
+        let at_bankruptcy = i128::from(bankrupt) * i128::from(filled) * i128::from(c);
+        let received = ticks * i128::from(c);
+        let shortfall = if long { at_bankruptcy - received } else { received - at_bankruptcy };
+        if shortfall > 0 {
+            let pay = i64::try_from(shortfall.min(i128::from(self.treasury.insurance_fund))).expect("≤ fund");
+            self.treasury.insurance_fund -= pay;
+            self.move_from_pool(h, -pay);
+            self.events.push(Event::InsuranceFund {
+                account: AccountId(p.account),
+                delta: Quote(-pay),
+                balance: Quote(self.treasury.insurance_fund),
+                reason: InsuranceReason::Shortfall,
+            });
         }
     }
 
@@ -503,7 +554,7 @@ impl Engine {
         } else if !pool.liquidatable() {
             out.bits |= outcome::HEALTHY;
         } else if out.bits & outcome::COOLDOWN == 0 {
-            out.bits |= outcome::ADL_EXHAUSTED;
+            out.bits |= if pool.equity < 0 { outcome::ADL_EXHAUSTED } else { outcome::NO_LIQUIDITY };
             // Nothing more can be done now: wait a cooldown rather than retry every command.
             if self.cooldowns.len() < self.cooldowns.capacity() {
                 let until = self.last_ts_ns().saturating_add(1_000_000_000);

@@ -149,7 +149,11 @@ pub fn event_line(engine: &Engine, names: &(impl AccountNames + ?Sized), event: 
         ),
         Event::InsuranceFund { account, delta, balance, reason } => format!(
             "insurance {} delta={} balance={} ({})",
-            names.name(account.0),
+            match reason {
+                crate::event::InsuranceReason::Deposit
+                | crate::event::InsuranceReason::FundingDust => "-".to_owned(),
+                _ => names.name(account.0),
+            },
             delta,
             balance,
             match reason {
@@ -157,6 +161,7 @@ pub fn event_line(engine: &Engine, names: &(impl AccountNames + ?Sized), event: 
                 crate::event::InsuranceReason::LiquidationFee => "liquidation fee",
                 crate::event::InsuranceReason::Shortfall => "shortfall",
                 crate::event::InsuranceReason::FundingDust => "funding dust",
+                crate::event::InsuranceReason::AdlDust => "adl rounding dust",
             }
         ),
         Event::LiquidationStarted { account, market, equity, maintenance, mark } => format!(
@@ -227,7 +232,9 @@ fn stage_name(stage: u8) -> &'static str {
 }
 
 fn outcome_names(bits: u8) -> String {
-    use crate::event::outcome::{ADL_EXHAUSTED, BAD_DEBT, CLOSED, COOLDOWN, HEALTHY, INSURANCE_EXHAUSTED};
+    use crate::event::outcome::{
+        ADL_EXHAUSTED, BAD_DEBT, CLOSED, COOLDOWN, HEALTHY, INSURANCE_EXHAUSTED, NO_LIQUIDITY,
+    };
     let names = [
         (HEALTHY, "healthy"),
         (CLOSED, "closed"),
@@ -235,6 +242,7 @@ fn outcome_names(bits: u8) -> String {
         (INSURANCE_EXHAUSTED, "insurance-exhausted"),
         (ADL_EXHAUSTED, "adl-exhausted"),
         (COOLDOWN, "cooldown"),
+        (NO_LIQUIDITY, "no-liquidity"),
     ];
     let parts: Vec<&str> = names.iter().filter(|(b, _)| bits & b != 0).map(|(_, n)| *n).collect();
     if parts.is_empty() { "none".to_owned() } else { parts.join("+") }
