@@ -26,6 +26,7 @@
 pub mod error;
 pub mod liquidation;
 pub mod margin;
+pub mod mark;
 pub mod num;
 
 pub use error::RiskError;
