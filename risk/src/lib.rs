@@ -24,6 +24,7 @@
 #![deny(clippy::cast_possible_wrap, clippy::cast_lossless)]
 
 pub mod error;
+pub mod funding;
 pub mod liquidation;
 pub mod margin;
 pub mod mark;
