@@ -23,6 +23,7 @@
 )]
 #![deny(clippy::cast_possible_wrap, clippy::cast_lossless)]
 
+pub mod adl;
 pub mod error;
 pub mod funding;
 pub mod liquidation;
