@@ -26,10 +26,15 @@
 pub mod adl;
 pub mod error;
 pub mod funding;
+pub mod insurance;
 pub mod liquidation;
 pub mod margin;
 pub mod mark;
 pub mod num;
 
 pub use error::RiskError;
+pub use funding::FundingRate;
+pub use insurance::InsuranceFund;
+pub use liquidation::IsolatedPosition;
+pub use margin::{MarginTiers, TierSpec};
 pub use num::{mul_div, FundingIndex, PositionSize, Ppm, Price, Qty, Quote, Rounding};

@@ -361,7 +361,7 @@ impl MarginTiers {
     }
 
     /// ETH-PERP, Binance-like: the shape of Binance's 2021 ETHUSDT brackets (100x at 0.50% up
-    /// to 10,000 USD … 1x at 50% above 50M; [UNCONFIRMED] against a primary source), with a
+    /// to 10,000 USD … 1x at 50% above 50M; unconfirmed against a primary source), with a
     /// tiny 1001x tier in front (0–5,000 USD at 0.05% MMR, a Cascade choice).
     #[must_use]
     pub fn binance_like_eth_perp() -> Self {
