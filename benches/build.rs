@@ -47,7 +47,10 @@ fn main() {
         .output()
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map_or_else(|| "rustc (unknown version)".to_string(), |s| s.trim().to_string());
+        .map_or_else(
+            || "rustc (unknown version)".to_string(),
+            |s| s.trim().to_string(),
+        );
     println!("cargo::rustc-env=CASCADE_BENCH_RUSTC={version}");
 
     let Some(lobster) = find_lobster() else {
@@ -55,7 +58,10 @@ fn main() {
         return;
     };
     let csv = lobster.join("data").join("orders.csv");
-    println!("cargo::rustc-env=CASCADE_QUANTCUP_CSV_BUILD={}", csv.display());
+    println!(
+        "cargo::rustc-env=CASCADE_QUANTCUP_CSV_BUILD={}",
+        csv.display()
+    );
 
     let quantcup = lobster.join("quantcup");
     let engine = quantcup.join("engine.c");

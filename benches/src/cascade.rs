@@ -5,8 +5,8 @@ use crate::fills::FillTally;
 use crate::harness::Book;
 use crate::workload::{Op, Tif, FIRST_SEQ};
 use cascade_engine::{
-    AccountId, Command, Engine, Event, Limits, MarketId, MarketSpec, NewOrder, OrderId,
-    Sequenced, TimeInForce,
+    AccountId, Command, Engine, Event, Limits, MarketId, MarketSpec, NewOrder, OrderId, Sequenced,
+    TimeInForce,
 };
 use cascade_risk::{Price, Qty};
 use std::sync::atomic::{AtomicU32, Ordering};

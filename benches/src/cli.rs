@@ -118,7 +118,10 @@ fn measure(w: Workload, reps: usize, hgrm: Option<&PathBuf>) -> anyhow::Result<O
     if reference_ok {
         println!("   reference book agrees: OK");
     } else {
-        println!("   REFERENCE MISMATCH: reference {reference}, cascade {}", throughput.tally);
+        println!(
+            "   REFERENCE MISMATCH: reference {reference}, cascade {}",
+            throughput.tally
+        );
     }
     if let Some(dir) = hgrm {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -142,7 +145,10 @@ fn summary(outcomes: &[Outcome]) -> String {
         s,
         "| workload | ops | ns/op median (min-max) | p50 | p90 | p99 | p99.9 | max | fills | qty | checksum | ref |"
     );
-    let _ = writeln!(s, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
+    let _ = writeln!(
+        s,
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|"
+    );
     for o in outcomes {
         let l = &o.latency;
         let t = &o.throughput;

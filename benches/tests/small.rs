@@ -77,7 +77,10 @@ fn quantcup_cascade_equals_reference_when_present() {
     cascade_matches_reference(&feed.workload);
     if let Some(runs) = peers::quantcup_c::run(&feed.raw, 1) {
         let reference = run_once::<RefBook>(&feed.workload.ops);
-        assert_eq!((runs[0].fills, runs[0].qty), (reference.fills, reference.qty));
+        assert_eq!(
+            (runs[0].fills, runs[0].qty),
+            (reference.fills, reference.qty)
+        );
     }
 }
 

@@ -50,7 +50,9 @@ impl Book for Lobster {
                     },
                     cancel_rest: tif == Tif::Ioc,
                 },
-                Op::Market { id, side: s, qty, .. } => Input {
+                Op::Market {
+                    id, side: s, qty, ..
+                } => Input {
                     order: OrderType::Market {
                         id: u128::from(id),
                         side: side(s),

@@ -140,7 +140,9 @@ pub fn compare(stream: &Workload, reps: usize, raw: Option<&[RawMsg]>) -> Compar
             .collect();
         ns.sort_by(f64::total_cmp);
         let first = runs[0];
-        let agree = runs.iter().all(|r| (r.fills, r.qty) == (first.fills, first.qty));
+        let agree = runs
+            .iter()
+            .all(|r| (r.fills, r.qty) == (first.fills, first.qty));
         let c = if !agree {
             Check::Fail("repetitions disagree".to_string())
         } else if (first.fills, first.qty) == (reference.fills, reference.qty) {

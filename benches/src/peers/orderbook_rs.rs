@@ -88,7 +88,9 @@ impl Book for OrderbookRs {
                         Tif::Ioc => TimeInForce::Ioc,
                     },
                 },
-                Op::Market { id, side: s, qty, .. } => Input::Market {
+                Op::Market {
+                    id, side: s, qty, ..
+                } => Input::Market {
                     id,
                     side: side(s),
                     qty: qty.unsigned_abs(),
@@ -103,7 +105,9 @@ impl Book for OrderbookRs {
         let trades: Trades = Arc::default();
         let sink = Arc::clone(&trades);
         let listener: TradeListener = Arc::new(move |r: &TradeResult| {
-            let mut t = sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut t = sink
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             for x in r.match_result.trades().as_vec() {
                 t.push([
                     id_u64(x.maker_order_id()),
@@ -131,13 +135,13 @@ impl Book for OrderbookRs {
             } => {
                 let _ = self
                     .book
-                    .add_limit_order(Id::from_u64(id), price, qty, side, tif, None);
+                    .add_limit_order(Id::sequential(id), price, qty, side, tif, None);
             }
             Input::Market { id, side, qty } => {
-                let _ = self.book.submit_market_order(Id::from_u64(id), qty, side);
+                let _ = self.book.submit_market_order(Id::sequential(id), qty, side);
             }
             Input::Cancel(id) => {
-                let _ = self.book.cancel_order(Id::from_u64(id));
+                let _ = self.book.cancel_order(Id::sequential(id));
             }
         }
         let mut t = self

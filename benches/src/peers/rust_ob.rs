@@ -84,7 +84,9 @@ impl Book for RustOb {
                     qty: Decimal::from(qty),
                     ioc: tif == Tif::Ioc,
                 },
-                Op::Market { id, side: s, qty, .. } => Input::Market {
+                Op::Market {
+                    id, side: s, qty, ..
+                } => Input::Market {
                     id,
                     side: side(s),
                     qty: Decimal::from(qty),

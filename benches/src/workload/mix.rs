@@ -205,7 +205,7 @@ pub fn generate(p: &MixParams) -> Workload {
         let r = g.rng.below(100);
         let empty = g.shadow.live_len() == 0;
         // A cancel or amend needs a live order; before there is one it is an add.
-        let op = if r < 50 || (empty && (r < 85 || r >= 95)) {
+        let op = if r < 50 || (empty && !(85..95).contains(&r)) {
             g.add(id)
         } else if r < 85 {
             g.cancel()

@@ -146,17 +146,12 @@ mod tests {
 
     #[test]
     fn parses_limits_and_cancels_by_owner() {
-        let csv = "trader_id,side,price,qty\n8,Bid,4799,500\n4,Ask,4800,800\n7,Bid,0,2\n1,Bid,0,9\n";
+        let csv =
+            "trader_id,side,price,qty\n8,Bid,4799,500\n4,Ask,4800,800\n7,Bid,0,2\n1,Bid,0,9\n";
         let (raw, w) = parse(csv).expect("parses");
         assert_eq!(raw.len(), 4);
         assert_eq!(raw[1].side, 1);
-        assert_eq!(
-            w.ops[2],
-            Op::Cancel {
-                id: 3,
-                account: 4
-            }
-        );
+        assert_eq!(w.ops[2], Op::Cancel { id: 3, account: 4 });
         assert_eq!(w.ops[3], Op::Cancel { id: 0, account: 0 });
     }
 }

@@ -107,8 +107,9 @@ pub fn generate(p: &XcParams) -> Workload {
             let qty = 1 + i64::try_from(rng.below(6) * rng.below(6) * rng.below(6)).expect("fits");
             if grow {
                 let u = u128::from(rng.next_u64() >> 32);
-                let spread = 1 + i64::try_from((u * u * u128::from(deviation.unsigned_abs())) >> 64)
-                    .expect("below deviation");
+                let spread =
+                    1 + i64::try_from((u * u * u128::from(deviation.unsigned_abs())) >> 64)
+                        .expect("below deviation");
                 let spread_u = spread.unsigned_abs();
                 let sum: u64 = (0..4).map(|_| rng.below(spread_u)).sum();
                 let mut offset = i64::try_from(sum / 4).expect("fits") * 2 - spread;
