@@ -6,6 +6,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod calc_cmd;
 mod scenario_cmd;
 
 /// Cascade: a perpetual-futures exchange core.
@@ -21,6 +22,8 @@ enum Cmd {
     /// Runs the in-process matching benchmarks (standard workloads) and prints ns/op,
     /// latency percentiles, fill counts and checksums.
     Bench(cascade_benches::cli::BenchArgs),
+    /// Risk calculators: liquidation and bankruptcy prices, maintenance margin (JSON output).
+    Calc(calc_cmd::CalcArgs),
     /// Runs a scenario file through the engine and prints its events and book.
     Scenario(scenario_cmd::ScenarioArgs),
     /// Runs a short demo: the embedded default markets and a few orders, printing events.
@@ -31,6 +34,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Cmd::Demo) {
         Cmd::Bench(args) => cascade_benches::cli::run(&args),
+        Cmd::Calc(args) => calc_cmd::run(&args),
         Cmd::Scenario(args) => scenario_cmd::run(&args),
         Cmd::Demo => scenario_cmd::demo(),
     }

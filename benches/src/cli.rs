@@ -1,14 +1,324 @@
-//! `cascade bench`: placeholder until the harness lands.
-use clap::Args;
+//! `cascade bench`: runs the standard workloads through Cascade and prints ns/op, latency
+//! percentiles, fills and checksums (and, with `--peers`, the peer comparison).
+
+use crate::cascade::{self, Cascade};
+use crate::harness::{self, Latency, Throughput};
+use crate::peers::{self, quantcup_c, Comparison};
+use crate::reference::RefBook;
+use crate::workload::{mix, quantcup, xc, Workload};
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Which workloads to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WorkloadArg {
+    /// Synthetic steady state: 50% add, 35% cancel, 10% IOC/market, 5% amend.
+    Mix,
+    /// The exchange-core test mix.
+    Xc,
+    /// The QuantCup 2011 scoring feed.
+    Quantcup,
+    /// All three.
+    All,
+}
 
 /// Flags of `cascade bench`.
-#[derive(Args, Debug)]
-pub struct BenchArgs {}
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Workload to run.
+    #[arg(long, value_enum, default_value_t = WorkloadArg::All)]
+    pub workload: WorkloadArg,
+    /// Operations of the generated workloads (`mix`, `xc`).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub ops: usize,
+    /// Timed repetitions per measurement (the QuantCup feed, 35,759 messages, gets 20 times as
+    /// many).
+    #[arg(long, default_value_t = 5)]
+    pub reps: usize,
+    /// Seed of the generated workloads.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Also run the peer comparison (registry order books, the reference book, the C engine).
+    #[arg(long)]
+    pub peers: bool,
+    /// Resting-order capacity of the engine (`Limits::orders_max`; default
+    /// `Limits::DEFAULT`'s 2,097,152). It sizes the order index, so it changes speed, not fills.
+    #[arg(long, value_name = "N")]
+    pub orders_max: Option<u32>,
+    /// Write each workload's latency histogram as `DIR/<workload>.hgrm`.
+    #[arg(long, value_name = "DIR")]
+    pub hgrm: Option<PathBuf>,
+}
+
+/// The `mix` floor of issue 2: matching median at most this many ns/op.
+pub const MIX_FLOOR_NS: f64 = 30.0;
+/// The peer floor of issue 2: at least this many times faster than the fastest correct peer.
+pub const PEER_FLOOR_RATIO: f64 = 2.0;
+
+impl BenchArgs {
+    fn command(&self) -> String {
+        let w = match self.workload {
+            WorkloadArg::Mix => "mix",
+            WorkloadArg::Xc => "xc",
+            WorkloadArg::Quantcup => "quantcup",
+            WorkloadArg::All => "all",
+        };
+        let mut s = format!(
+            "cargo run --release -- bench --workload {w} --ops {} --reps {} --seed {}",
+            self.ops, self.reps, self.seed
+        );
+        if self.peers {
+            s.push_str(" --peers");
+        }
+        if let Some(n) = self.orders_max {
+            let _ = write!(s, " --orders-max {n}");
+        }
+        if let Some(d) = &self.hgrm {
+            let _ = write!(s, " --hgrm {}", d.display());
+        }
+        s
+    }
+
+    fn wants(&self, w: WorkloadArg) -> bool {
+        self.workload == WorkloadArg::All || self.workload == w
+    }
+}
+
+/// One workload's Cascade results.
+struct Outcome {
+    workload: Workload,
+    throughput: Throughput,
+    latency: Latency,
+    reference_ok: bool,
+    c_engine_ns: Option<f64>,
+}
+
+fn measure(w: Workload, reps: usize, hgrm: Option<&PathBuf>) -> anyhow::Result<Outcome> {
+    w.check_ids();
+    let inputs = cascade::commands(&w.ops);
+    let throughput = harness::throughput::<Cascade>(&inputs, reps);
+    let latency = harness::latency::<Cascade>(&inputs);
+    let reference = harness::run_once::<RefBook>(&w.ops);
+    let reference_ok = reference == throughput.tally && throughput.deterministic;
+    println!("## {}: {}", w.name, w.description);
+    println!("   op mix: {}", w.counts());
+    println!(
+        "   ns/op median {:.2} (min {:.2}, max {:.2}, {} reps) = {:.1} Mops/s",
+        throughput.median(),
+        throughput.min(),
+        throughput.max(),
+        throughput.ns_per_op.len(),
+        1e3 / throughput.median()
+    );
+    println!("   latency per op: {}", latency.summary());
+    println!("   {}", throughput.tally);
+    if reference_ok {
+        println!("   reference book agrees: OK");
+    } else {
+        println!(
+            "   REFERENCE MISMATCH: reference {reference}, cascade {}",
+            throughput.tally
+        );
+    }
+    if let Some(dir) = hgrm {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join(format!("{}.hgrm", w.name));
+        harness::write_hgrm(&path, &latency.histogram)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("   histogram: {}", path.display());
+    }
+    Ok(Outcome {
+        workload: w,
+        throughput,
+        latency,
+        reference_ok,
+        c_engine_ns: None,
+    })
+}
+
+fn summary(outcomes: &[Outcome]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| workload | ops | ns/op median (min-max) | p50 | p90 | p99 | p99.9 | max | fills | qty | checksum | ref |"
+    );
+    let _ = writeln!(
+        s,
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|"
+    );
+    for o in outcomes {
+        let l = &o.latency;
+        let t = &o.throughput;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.1} ({:.1}-{:.1}) | {} | {} | {} | {} | {} | {} | {} | {:016x} | {} |",
+            o.workload.name,
+            t.ops,
+            t.median(),
+            t.min(),
+            t.max(),
+            l.at(0.5),
+            l.at(0.9),
+            l.at(0.99),
+            l.at(0.999),
+            l.histogram.max(),
+            t.tally.fills,
+            t.tally.qty,
+            t.tally.checksum,
+            if o.reference_ok { "OK" } else { "FAIL" }
+        );
+    }
+    s
+}
+
+fn quantcup_feed() -> Option<quantcup::Feed> {
+    let Some(path) = quantcup::locate() else {
+        println!(
+            "## quantcup: SKIPPED: feed not found (build downloads the lobster 0.7.0 crate; or set \
+             CASCADE_QUANTCUP_CSV to its data/orders.csv)"
+        );
+        return None;
+    };
+    match quantcup::load(&path) {
+        Ok(feed) => Some(feed),
+        Err(e) => {
+            println!("## quantcup: SKIPPED: {e:#}");
+            None
+        }
+    }
+}
+
+fn floors(outcomes: &[Outcome], comparisons: &[Comparison]) {
+    println!("## floors");
+    if let Some(o) = outcomes.iter().find(|o| o.workload.name == "mix") {
+        let m = o.throughput.median();
+        let verdict = if m <= MIX_FLOOR_NS { "MET" } else { "NOT MET" };
+        println!("   mix matching median {m:.2} ns/op <= {MIX_FLOOR_NS} ns/op: {verdict}");
+    }
+    for c in comparisons {
+        match c.fastest_correct_peer() {
+            Some((row, ratio)) => {
+                let verdict = if ratio >= PEER_FLOOR_RATIO {
+                    "MET"
+                } else {
+                    "NOT MET"
+                };
+                println!(
+                    "   {}: fastest correct peer {} at {:.2}x Cascade's time (>= {PEER_FLOOR_RATIO}x): {verdict}",
+                    c.workload, row.name, ratio
+                );
+            }
+            None => println!("   {}: no correct peer", c.workload),
+        }
+    }
+    if let Some(o) = outcomes.iter().find(|o| o.c_engine_ns.is_some()) {
+        let c = o.c_engine_ns.unwrap_or(f64::NAN);
+        let m = o.throughput.median();
+        println!(
+            "   quantcup: Cascade {m:.2} ns/msg vs winning C engine {c:.2} ns/msg = {:.2}x (aim <= 1.5x)",
+            m / c
+        );
+    }
+}
 
 /// Runs the benchmarks.
 ///
 /// # Errors
-/// When a workload fails its checks.
-pub fn run(_args: &BenchArgs) -> anyhow::Result<()> {
+/// When a workload fails its checks: Cascade's fills differ from the reference book's, or a
+/// repetition differs from another.
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    cascade::set_orders_max(args.orders_max.unwrap_or(0));
+    println!("# cascade bench");
+    println!("command: {}", args.command());
+    println!("machine: {}", harness::machine());
+    println!("engine: {:?}", cascade::limits());
+    println!(
+        "method: median of {} fresh-engine repetitions after a warm-up; per-op latency from one \
+         more run, each op timed with Instant::now()",
+        args.reps
+    );
+    let mut outcomes = Vec::new();
+    let mut streams: Vec<(Workload, Option<Vec<quantcup::RawMsg>>)> = Vec::new();
+    if args.wants(WorkloadArg::Mix) {
+        let t = Instant::now();
+        let w = mix::generate(&mix::MixParams {
+            ops: args.ops,
+            seed: args.seed,
+            ..mix::MixParams::default()
+        });
+        println!("(mix generated in {:.2?})", t.elapsed());
+        outcomes.push(measure(w.clone(), args.reps, args.hgrm.as_ref())?);
+        streams.push((w, None));
+    }
+    if args.wants(WorkloadArg::Xc) {
+        let t = Instant::now();
+        let w = xc::generate(&xc::XcParams {
+            ops: args.ops,
+            seed: args.seed,
+            ..xc::XcParams::default()
+        });
+        println!("(xc generated in {:.2?})", t.elapsed());
+        outcomes.push(measure(w.clone(), args.reps, args.hgrm.as_ref())?);
+        streams.push((w, None));
+    }
+    if args.wants(WorkloadArg::Quantcup) {
+        if let Some(feed) = quantcup_feed() {
+            println!("(quantcup feed: {})", feed.path.display());
+            let reps = args.reps * 20;
+            let mut o = measure(feed.workload.clone(), reps, args.hgrm.as_ref())?;
+            match quantcup_c::run(&feed.raw, reps) {
+                Some(runs) => {
+                    let mut ns: Vec<f64> = runs
+                        .iter()
+                        .map(|r| {
+                            #[allow(clippy::cast_precision_loss)]
+                            let v = r.elapsed_ns as f64 / feed.raw.len() as f64;
+                            v
+                        })
+                        .collect();
+                    ns.sort_by(f64::total_cmp);
+                    let c = harness::median(&ns);
+                    println!(
+                        "   winning C engine (voyager, same feed, same process): {c:.2} ns/msg \
+                         median of {} runs; fills {} qty {}",
+                        runs.len(),
+                        runs[0].fills,
+                        runs[0].qty
+                    );
+                    o.c_engine_ns = Some(c);
+                }
+                None => println!("   winning C engine: not built (see benches/build.rs)"),
+            }
+            outcomes.push(o);
+            streams.push((feed.workload, Some(feed.raw)));
+        }
+    }
+    println!("\n{}", summary(&outcomes));
+    let mut comparisons = Vec::new();
+    if args.peers {
+        let reps = args.reps.clamp(1, 3);
+        for (w, raw) in &streams {
+            let stream = if w.counts().amend > 0 {
+                w.without_amends()
+            } else {
+                w.clone()
+            };
+            println!(
+                "## peers on {} ({}), median of {reps} reps",
+                stream.name,
+                stream.counts()
+            );
+            let c = peers::compare(&stream, reps, raw.as_deref());
+            println!("{}", c.table());
+            comparisons.push(c);
+        }
+    }
+    floors(&outcomes, &comparisons);
+    if outcomes.iter().any(|o| !o.reference_ok) {
+        bail!("Cascade's fills differ from the reference book's (see above)");
+    }
     Ok(())
 }

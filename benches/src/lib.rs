@@ -1,3 +1,17 @@
-//! Cascade benchmarks: standard workloads, the harness behind `cascade bench`, and the peer
-//! comparison.
+//! Cascade benchmarks: the standard workloads, the harness behind `cascade bench`, and the
+//! peer comparison.
+//!
+//! - [`workload`]: `mix`, `xc` and the QuantCup feed as engine-neutral operation streams;
+//! - [`cascade`]: the streams as engine commands; [`reference`]: the plain reference book;
+//! - [`harness`]: throughput, HDR latency, machine description;
+//! - [`peers`]: adapters for registry order books and the winning QuantCup C engine;
+//! - [`cli`]: `cascade bench`.
+
+pub mod cascade;
 pub mod cli;
+pub mod fills;
+pub mod harness;
+pub mod peers;
+pub mod reference;
+pub mod rng;
+pub mod workload;
