@@ -125,9 +125,8 @@ fn outs(events: &[Event]) -> Vec<Out> {
                 price: price.0,
                 qty: qty.0,
             }),
-            Event::BookLevel { .. }
-            | Event::MarketAdded { .. }
-            | Event::ReferencePriceSet { .. } => None,
+            // Matching-only markets: no money, mark or liquidation events can occur.
+            _ => None,
         })
         .collect()
 }
