@@ -217,7 +217,8 @@ impl Accounts {
     #[inline]
     #[must_use]
     pub fn position(&self, account: u32, market: u16) -> i64 {
-        self.find(account, market).map_or(0, |h| self.positions[h as usize].size)
+        self.find(account, market)
+            .map_or(0, |h| self.positions[h as usize].size)
     }
 
     /// Every non-zero position in one market as (account, size), in handle order.

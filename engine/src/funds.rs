@@ -23,7 +23,11 @@ impl Engine {
         if amount.0 <= 0 {
             return Err(Reject::AmountNotPositive);
         }
-        let total = self.treasury.deposits.checked_add(amount.0).ok_or(Reject::DepositsAboveMax)?;
+        let total = self
+            .treasury
+            .deposits
+            .checked_add(amount.0)
+            .ok_or(Reject::DepositsAboveMax)?;
         if total > Treasury::DEPOSITS_MAX {
             return Err(Reject::DepositsAboveMax);
         }
@@ -31,7 +35,9 @@ impl Engine {
     }
 
     pub(crate) fn deposit(&mut self, account: AccountId, amount: Quote) {
-        if let Err(r) = self.check_account(account).and_then(|()| self.check_deposit_room(amount))
+        if let Err(r) = self
+            .check_account(account)
+            .and_then(|()| self.check_deposit_room(amount))
         {
             return self.reject_event(account, 0, r);
         }
@@ -39,7 +45,11 @@ impl Engine {
         let c = &mut self.accounts.collateral[account.0 as usize];
         *c += amount.0;
         let collateral = Quote(*c);
-        self.events.push(Event::Deposited { account, amount, collateral });
+        self.events.push(Event::Deposited {
+            account,
+            amount,
+            collateral,
+        });
         self.refresh_account(account.0);
     }
 
@@ -67,7 +77,11 @@ impl Engine {
         self.treasury.withdrawals += amount.0;
         self.accounts.collateral[account.0 as usize] -= amount.0;
         let collateral = Quote(collateral - amount.0);
-        self.events.push(Event::Withdrawn { account, amount, collateral });
+        self.events.push(Event::Withdrawn {
+            account,
+            amount,
+            collateral,
+        });
         self.refresh_account(account.0);
         Ok(())
     }
@@ -78,7 +92,12 @@ impl Engine {
         }
     }
 
-    fn try_set_leverage(&mut self, account: AccountId, market: MarketId, leverage: u16) -> Result<(), Reject> {
+    fn try_set_leverage(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        leverage: u16,
+    ) -> Result<(), Reject> {
         self.check_account(account)?;
         let m = self.market(market).ok_or(Reject::UnknownMarket)?;
         let max = m.risk.as_ref().map_or(1, |r| r.params.leverage_max());
@@ -88,7 +107,10 @@ impl Engine {
         let lev0 = default_leverage(m);
         let h = match self.accounts.find(account.0, market.0) {
             Some(h) => h,
-            None => self.accounts.find_or_create(account.0, market.0, lev0).ok_or(Reject::PositionsLimit)?,
+            None => self
+                .accounts
+                .find_or_create(account.0, market.0, lev0)
+                .ok_or(Reject::PositionsLimit)?,
         };
         let before = self.accounts.get(h).leverage;
         self.accounts.get_mut(h).leverage = leverage;
@@ -100,39 +122,74 @@ impl Engine {
                 return Err(Reject::InsufficientMargin);
             }
         }
-        self.events.push(Event::LeverageSet { account, market, leverage });
+        self.events.push(Event::LeverageSet {
+            account,
+            market,
+            leverage,
+        });
         Ok(())
     }
 
-    pub(crate) fn set_margin_mode(&mut self, account: AccountId, market: MarketId, mode: MarginMode) {
+    pub(crate) fn set_margin_mode(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        mode: MarginMode,
+    ) {
         if let Err(r) = self.try_set_margin_mode(account, market, mode) {
             self.reject_event(account, u64::from(market.0), r);
         }
     }
 
-    fn try_set_margin_mode(&mut self, account: AccountId, market: MarketId, mode: MarginMode) -> Result<(), Reject> {
+    fn try_set_margin_mode(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        mode: MarginMode,
+    ) -> Result<(), Reject> {
         self.check_account(account)?;
         let m = self.market(market).ok_or(Reject::UnknownMarket)?;
         let lev0 = default_leverage(m);
         if let Some(h) = self.accounts.find(account.0, market.0) {
             let p = self.accounts.get(h);
-            if p.size != 0 || p.order_qty_buy != 0 || p.order_qty_sell != 0 || p.isolated_margin != 0 {
+            if p.size != 0
+                || p.order_qty_buy != 0
+                || p.order_qty_sell != 0
+                || p.isolated_margin != 0
+            {
                 return Err(Reject::MarginModeLocked);
             }
         }
-        let h = self.accounts.find_or_create(account.0, market.0, lev0).ok_or(Reject::PositionsLimit)?;
+        let h = self
+            .accounts
+            .find_or_create(account.0, market.0, lev0)
+            .ok_or(Reject::PositionsLimit)?;
         self.accounts.get_mut(h).mode = mode;
-        self.events.push(Event::MarginModeSet { account, market, mode });
+        self.events.push(Event::MarginModeSet {
+            account,
+            market,
+            mode,
+        });
         Ok(())
     }
 
-    pub(crate) fn transfer_isolated(&mut self, account: AccountId, market: MarketId, amount: Quote) {
+    pub(crate) fn transfer_isolated(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        amount: Quote,
+    ) {
         if let Err(r) = self.try_transfer_isolated(account, market, amount) {
             self.reject_event(account, u64::from(market.0), r);
         }
     }
 
-    fn try_transfer_isolated(&mut self, account: AccountId, market: MarketId, amount: Quote) -> Result<(), Reject> {
+    fn try_transfer_isolated(
+        &mut self,
+        account: AccountId,
+        market: MarketId,
+        amount: Quote,
+    ) -> Result<(), Reject> {
         self.check_account(account)?;
         self.market(market).ok_or(Reject::UnknownMarket)?;
         if amount.0 == 0 {
@@ -141,7 +198,10 @@ impl Engine {
         if self.accounts.flags(account.0) & ACCOUNT_IN_LIQUIDATION != 0 {
             return Err(Reject::AccountInLiquidation);
         }
-        let h = self.accounts.find(account.0, market.0).ok_or(Reject::NotIsolated)?;
+        let h = self
+            .accounts
+            .find(account.0, market.0)
+            .ok_or(Reject::NotIsolated)?;
         if self.accounts.get(h).mode != MarginMode::Isolated {
             return Err(Reject::NotIsolated);
         }
@@ -164,14 +224,23 @@ impl Engine {
         p.isolated_margin += amount.0;
         let isolated_margin = Quote(p.isolated_margin);
         let collateral = Quote(self.accounts.collateral(account.0));
-        self.events.push(Event::IsolatedMarginSet { account, market, isolated_margin, collateral });
+        self.events.push(Event::IsolatedMarginSet {
+            account,
+            market,
+            isolated_margin,
+            collateral,
+        });
         self.refresh_account(account.0);
         Ok(())
     }
 
     pub(crate) fn set_risk_params(&mut self, market: MarketId, params: &RiskParams) {
         let capacity = (self.limits().positions_max as usize).min(1 << 16);
-        let Some(m) = self.markets.get_mut(usize::from(market.0)).and_then(Option::as_mut) else {
+        let Some(m) = self
+            .markets
+            .get_mut(usize::from(market.0))
+            .and_then(Option::as_mut)
+        else {
             return self.reject_event(AccountId(0), u64::from(market.0), Reject::UnknownMarket);
         };
         if params.validate().is_err() || params.position_lots_max > m.spec.qty_max.0 {
@@ -183,7 +252,11 @@ impl Engine {
         }
         self.events.push(Event::RiskParamsSet { market });
         // New tiers move every trigger in the market.
-        let accounts: Vec<u32> = self.accounts.positions_in(market.0).map(|(a, _)| a).collect();
+        let accounts: Vec<u32> = self
+            .accounts
+            .positions_in(market.0)
+            .map(|(a, _)| a)
+            .collect();
         for a in accounts {
             self.refresh_account(a);
         }

@@ -64,14 +64,26 @@ fn check_money(engine: &Engine) -> Result<(), String> {
     }
     for p in accounts.all_positions() {
         total += i128::from(p.isolated_margin) + i128::from(p.quote);
-        ensure!(p.size != 0 || p.quote == 0, "flat position of {} holds quote {}", p.account, p.quote);
+        ensure!(
+            p.size != 0 || p.quote == 0,
+            "flat position of {} holds quote {}",
+            p.account,
+            p.quote
+        );
     }
     let t = engine.treasury();
     total += i128::from(t.insurance_fund) + i128::from(t.fee_pool);
     let net = i128::from(t.deposits) - i128::from(t.withdrawals);
-    ensure!(total == net, "money not conserved: held {total} != deposits − withdrawals {net}");
+    ensure!(
+        total == net,
+        "money not conserved: held {total} != deposits − withdrawals {net}"
+    );
     ensure!(t.fee_pool >= 0, "fee pool negative: {}", t.fee_pool);
-    ensure!(t.insurance_fund >= 0, "insurance fund negative: {}", t.insurance_fund);
+    ensure!(
+        t.insurance_fund >= 0,
+        "insurance fund negative: {}",
+        t.insurance_fund
+    );
     Ok(())
 }
 
@@ -115,32 +127,51 @@ fn check_triggers(engine: &Engine) -> Result<(), String> {
     let accounts = engine.accounts();
     let meta = &accounts.heap_meta;
     for m in engine.markets() {
-        let Some(risk) = m.risk.as_ref() else { continue };
+        let Some(risk) = m.risk.as_ref() else {
+            continue;
+        };
         risk.longs.check(meta)?;
         risk.shorts.check(meta)?;
         for h in risk.longs.handles().chain(risk.shorts.handles()) {
             let p = accounts.get(h);
-            ensure!(p.market == m.spec.id.0, "position {h} filed in another market's heap");
+            ensure!(
+                p.market == m.spec.id.0,
+                "position {h} filed in another market's heap"
+            );
         }
     }
     for (i, p) in accounts.all_positions().iter().enumerate() {
         let h = u32::try_from(i).map_err(|e| e.to_string())?;
-        let Some(risk) = engine.market(crate::MarketId(p.market)).and_then(|m| m.risk.as_ref()) else {
+        let Some(risk) = engine
+            .market(crate::MarketId(p.market))
+            .and_then(|m| m.risk.as_ref())
+        else {
             continue;
         };
         let filed_long = risk.longs.handles().any(|x| x == h);
         let filed_short = risk.shorts.handles().any(|x| x == h);
         let cooling = p.cooldown_until_ns > 0;
-        let want = if cooling { None } else { engine.trigger_price(h) };
+        let want = if cooling {
+            None
+        } else {
+            engine.trigger_price(h)
+        };
         match want {
-            None => ensure!(!filed_long && !filed_short, "position {h} filed without a trigger"),
+            None => ensure!(
+                !filed_long && !filed_short,
+                "position {h} filed without a trigger"
+            ),
             Some(t) => {
                 ensure!(
                     (p.size > 0 && filed_long) || (p.size < 0 && filed_short),
                     "position {h} (size {}) with trigger {t} is not filed",
                     p.size
                 );
-                ensure!(meta[i].price == t, "position {h} trigger {} is stale (now {t})", meta[i].price);
+                ensure!(
+                    meta[i].price == t,
+                    "position {h} trigger {} is stale (now {t})",
+                    meta[i].price
+                );
             }
         }
     }

@@ -37,8 +37,11 @@ use crate::market::MarketId;
 use crate::reject::CancelReason;
 use crate::risk_params::AdlPolicy;
 use crate::state::{Engine, Taker, LIQUIDATION_ORDER_BIT};
+use cascade_risk::adl::{
+    adl_score, allocate_pro_rata, allocate_queue, sort_queue, AdlCandidate, AdlScore,
+};
 use cascade_risk::num::{div_round, Rounding};
-use cascade_risk::{Price, Qty, Quote};
+use cascade_risk::{PositionSize, Price, Qty, Quote};
 
 fn to_quote(x: i128) -> Quote {
     Quote(i64::try_from(x.clamp(i128::from(i64::MIN), i128::from(i64::MAX))).expect("clamped"))
@@ -60,7 +63,9 @@ impl Engine {
         self.run_cooldowns(&mut budget);
         for mi in 0..self.markets.len() {
             while budget > 0 {
-                let Some(h) = self.next_liquidatable(mi) else { break };
+                let Some(h) = self.next_liquidatable(mi) else {
+                    break;
+                };
                 budget -= 1;
                 self.liquidate(h);
             }
@@ -112,7 +117,10 @@ impl Engine {
     }
 
     fn clear_liquidation_flag(&mut self, account: u32) {
-        let still = self.cooldowns.iter().any(|h| self.accounts.get(*h).account == account);
+        let still = self
+            .cooldowns
+            .iter()
+            .any(|h| self.accounts.get(*h).account == account);
         if !still {
             self.accounts.flags[account as usize] &= !ACCOUNT_IN_LIQUIDATION;
         }
@@ -121,7 +129,9 @@ impl Engine {
     /// Equity below the backstop fraction of maintenance margin (with a vault to take over).
     fn is_deep(&self, h: u32) -> bool {
         let p = self.accounts.get(h);
-        let Some(risk) = self.markets[usize::from(p.market)].as_ref().and_then(|m| m.risk.as_ref())
+        let Some(risk) = self.markets[usize::from(p.market)]
+            .as_ref()
+            .and_then(|m| m.risk.as_ref())
         else {
             return false;
         };
@@ -136,7 +146,9 @@ impl Engine {
     /// Runs the waterfall for one position.
     fn liquidate(&mut self, h: u32) {
         let p = *self.accounts.get(h);
-        let Some((m, mark)) = Self::marked(&self.markets, p.market) else { return };
+        let Some((m, mark)) = Self::marked(&self.markets, p.market) else {
+            return;
+        };
         let risk = m.risk.as_ref().expect("marked");
         let params = risk.params.clone();
         let c = m.spec.quote_per_tick_lot;
@@ -145,7 +157,9 @@ impl Engine {
         if !pool.liquidatable() {
             // The trigger was stale (another input moved): refile it and move on.
             self.refresh_account(account);
-            let risk = self.markets[usize::from(market)].as_mut().and_then(|m| m.risk.as_mut());
+            let risk = self.markets[usize::from(market)]
+                .as_mut()
+                .and_then(|m| m.risk.as_mut());
             if let Some(risk) = risk {
                 let meta = &mut self.accounts.heap_meta;
                 risk.longs.remove_if_member(meta, h);
@@ -161,7 +175,10 @@ impl Engine {
             mark: Price(mark),
         });
         let size0 = p.size.abs();
-        let mut out = Outcome { stage: stage::CANCEL, ..Outcome::default() };
+        let mut out = Outcome {
+            stage: stage::CANCEL,
+            ..Outcome::default()
+        };
         let only = (p.mode == MarginMode::Isolated).then_some(market);
         self.cancel_account_orders(account, only, CancelReason::Liquidation);
         if self.pool_health(h).liquidatable() {
@@ -190,15 +207,26 @@ impl Engine {
                 && params.cooldown_ns > 0
                 && self.cooldowns.len() < self.cooldowns.capacity();
             let qty = if sliced {
-                let q = div_round(i128::from(size) * i128::from(params.slice_ppm), 1_000_000, Rounding::Ceil)
-                    .expect("constant divisor");
+                let q = div_round(
+                    i128::from(size) * i128::from(params.slice_ppm),
+                    1_000_000,
+                    Rounding::Ceil,
+                )
+                .expect("constant divisor");
                 i64::try_from(q).expect("≤ size").clamp(1, size)
             } else {
                 size
             };
             let (filled, ticks) = self.liquidation_order(h, qty, bankrupt);
             if filled > 0 {
-                self.charge_liquidation_fee(h, filled, ticks, bankrupt, c, params.liquidation_fee_ppm);
+                self.charge_liquidation_fee(
+                    h,
+                    filled,
+                    ticks,
+                    bankrupt,
+                    c,
+                    params.liquidation_fee_ppm,
+                );
             }
             let after = *self.accounts.get(h);
             if after.size == 0 || !self.pool_health(h).liquidatable() {
@@ -274,15 +302,28 @@ impl Engine {
     }
 
     /// Takes the liquidation fee out of the surplus of fills better than bankruptcy.
-    fn charge_liquidation_fee(&mut self, h: u32, lots: i64, ticks: i128, bankrupt: i64, c: i64, fee_ppm: u32) {
+    fn charge_liquidation_fee(
+        &mut self,
+        h: u32,
+        lots: i64,
+        ticks: i128,
+        bankrupt: i64,
+        c: i64,
+        fee_ppm: u32,
+    ) {
         let p = *self.accounts.get(h);
         let c128 = i128::from(c);
         let quote = ticks * c128;
         let at_bankruptcy = i128::from(bankrupt) * i128::from(lots) * c128;
         // The position closed is the opposite of the order: a long sold above bankruptcy.
         let sold = p.size > 0 || (p.size == 0 && quote >= at_bankruptcy);
-        let surplus = if sold { quote - at_bankruptcy } else { at_bankruptcy - quote };
-        let fee = div_round(quote * i128::from(fee_ppm), 1_000_000, Rounding::Ceil).expect("constant");
+        let surplus = if sold {
+            quote - at_bankruptcy
+        } else {
+            at_bankruptcy - quote
+        };
+        let fee =
+            div_round(quote * i128::from(fee_ppm), 1_000_000, Rounding::Ceil).expect("constant");
         let fee = fee.min(surplus).max(0);
         if fee == 0 {
             return;
@@ -322,18 +363,44 @@ impl Engine {
     /// liquidation itself.
     fn backstop_take(&mut self, h: u32, vault: u32, bankrupt: i64) -> bool {
         let p = *self.accounts.get(h);
-        let m = self.markets[usize::from(p.market)].as_ref().expect("exists");
+        let m = self.markets[usize::from(p.market)]
+            .as_ref()
+            .expect("exists");
         let lev = crate::margin::default_leverage(m);
-        let Some(vh) = self.accounts.find_or_create(vault, p.market, lev) else { return false };
+        let Some(vh) = self.accounts.find_or_create(vault, p.market, lev) else {
+            return false;
+        };
         if !self.vault_stays_healthy(vh, p.size, bankrupt) {
             return false;
         }
         let size = p.size;
-        let (side_vault, side_liq) = if size > 0 { (Side::Buy, Side::Sell) } else { (Side::Sell, Side::Buy) };
+        let (side_vault, side_liq) = if size > 0 {
+            (Side::Buy, Side::Sell)
+        } else {
+            (Side::Sell, Side::Buy)
+        };
         let mi = usize::from(p.market);
         let m = self.markets[mi].as_mut().expect("exists");
-        Self::settle_side(m, &mut self.accounts, &mut self.treasury, vault, side_vault, size.abs(), bankrupt, None);
-        Self::settle_side(m, &mut self.accounts, &mut self.treasury, p.account, side_liq, size.abs(), bankrupt, None);
+        Self::settle_side(
+            m,
+            &mut self.accounts,
+            &mut self.treasury,
+            vault,
+            side_vault,
+            size.abs(),
+            bankrupt,
+            None,
+        );
+        Self::settle_side(
+            m,
+            &mut self.accounts,
+            &mut self.treasury,
+            p.account,
+            side_liq,
+            size.abs(),
+            bankrupt,
+            None,
+        );
         self.events.push(Event::Backstop {
             account: AccountId(p.account),
             vault: AccountId(vault),
@@ -349,7 +416,9 @@ impl Engine {
     /// record is changed on a copy of the figures, not in place.
     fn vault_stays_healthy(&self, vh: u32, size: i64, price: i64) -> bool {
         let v = *self.accounts.get(vh);
-        let Some((m, mark)) = Self::marked(&self.markets, v.market) else { return false };
+        let Some((m, mark)) = Self::marked(&self.markets, v.market) else {
+            return false;
+        };
         let c = m.spec.quote_per_tick_lot;
         let params = &m.risk.as_ref().expect("marked").params;
         let mut after = v;
@@ -376,12 +445,22 @@ impl Engine {
         let long = p.size > 0;
         let k = i128::from(slippage_ppm);
         let bound = if long {
-            div_round(i128::from(mark) * (1_000_000 - k), 1_000_000, Rounding::Ceil)
+            div_round(
+                i128::from(mark) * (1_000_000 - k),
+                1_000_000,
+                Rounding::Ceil,
+            )
         } else {
-            div_round(i128::from(mark) * (1_000_000 + k), 1_000_000, Rounding::Floor)
+            div_round(
+                i128::from(mark) * (1_000_000 + k),
+                1_000_000,
+                Rounding::Floor,
+            )
         }
         .expect("constant divisor");
-        let m = self.markets[usize::from(p.market)].as_ref().expect("exists");
+        let m = self.markets[usize::from(p.market)]
+            .as_ref()
+            .expect("exists");
         let side = if long { Side::Buy } else { Side::Sell };
         let mut fund = i128::from(self.treasury.insurance_fund);
         let (mut lots, mut limit) = (0i64, bankrupt);
@@ -393,9 +472,24 @@ impl Engine {
                 break;
             }
             // What each lot at this level costs the fund (0 when not worse than bankruptcy).
-            let per_lot = (if long { i128::from(bankrupt) - price } else { price - i128::from(bankrupt) }).max(0) * i128::from(c);
-            let affordable = if per_lot == 0 { i128::from(remaining) } else { fund / per_lot };
-            let take = i64::try_from(affordable.min(i128::from(level.qty_total)).min(i128::from(remaining))).expect("≤ remaining");
+            let per_lot = (if long {
+                i128::from(bankrupt) - price
+            } else {
+                price - i128::from(bankrupt)
+            })
+            .max(0)
+                * i128::from(c);
+            let affordable = if per_lot == 0 {
+                i128::from(remaining)
+            } else {
+                fund / per_lot
+            };
+            let take = i64::try_from(
+                affordable
+                    .min(i128::from(level.qty_total))
+                    .min(i128::from(remaining)),
+            )
+            .expect("≤ remaining");
             if take == 0 {
                 break;
             }
@@ -410,9 +504,14 @@ impl Engine {
         let (filled, ticks) = self.liquidation_order(h, lots, limit);
         let at_bankruptcy = i128::from(bankrupt) * i128::from(filled) * i128::from(c);
         let received = ticks * i128::from(c);
-        let shortfall = if long { at_bankruptcy - received } else { received - at_bankruptcy };
+        let shortfall = if long {
+            at_bankruptcy - received
+        } else {
+            received - at_bankruptcy
+        };
         if shortfall > 0 {
-            let pay = i64::try_from(shortfall.min(i128::from(self.treasury.insurance_fund))).expect("≤ fund");
+            let pay = i64::try_from(shortfall.min(i128::from(self.treasury.insurance_fund)))
+                .expect("≤ fund");
             self.treasury.insurance_fund -= pay;
             self.move_from_pool(h, -pay);
             self.events.push(Event::InsuranceFund {
@@ -425,58 +524,62 @@ impl Engine {
     }
 
     /// Auto-deleverages the rest of a position at `bankrupt`; returns the haircut taken from
-    /// counterparties against the mark.
+    /// counterparties against the mark. Ranking and shares come from the risk crate
+    /// (`adl_score`, `sort_queue`, `allocate_queue`, `allocate_pro_rata`).
     fn deleverage(&mut self, h: u32, bankrupt: i64, mark: i64, c: i64, policy: AdlPolicy) -> i128 {
         let p = *self.accounts.get(h);
         self.rank_candidates(h, mark, c);
-        let total: i128 = self.adl_scratch.iter().map(|(_, _, ch)| i128::from(self.accounts.get(*ch).size.abs())).sum();
-        let mut remaining = p.size.abs();
-        let mut haircut = 0i128;
-        let n = self.adl_scratch.len();
-        let mut share = vec![0i64; if policy == AdlPolicy::ProRata { n } else { 0 }];
-        if policy == AdlPolicy::ProRata && total > 0 {
-            let mut given = 0i64;
-            for (i, (_, _, ch)) in self.adl_scratch.iter().enumerate() {
-                let size = i128::from(self.accounts.get(*ch).size.abs());
-                let s = i64::try_from(i128::from(remaining) * size / total).expect("≤ remaining");
-                share[i] = s;
-                given += s;
-            }
-            // The rounding remainder goes one lot at a time in ranking order.
-            let mut left = remaining - given;
-            let mut i = 0;
-            while left > 0 && n > 0 {
-                let ch = self.adl_scratch[i % n].2;
-                if share[i % n] < self.accounts.get(ch).size.abs() {
-                    share[i % n] += 1;
-                    left -= 1;
-                }
-                i += 1;
-                if i > 4 * n + 4 {
-                    break;
-                }
-            }
+        let weights: Vec<i64> = self
+            .adl_scratch
+            .iter()
+            .map(|(_, _, ch)| self.accounts.get(*ch).size.abs())
+            .collect();
+        let available: i64 = weights.iter().sum();
+        let total = p.size.abs().min(available);
+        let shares = match policy {
+            AdlPolicy::ProRata => allocate_pro_rata(total, &weights),
+            _ => allocate_queue(total, &weights),
         }
-        for rank in 0..n {
-            if remaining == 0 {
-                break;
-            }
-            let (_, cp_account, ch) = self.adl_scratch[rank];
-            let cp_size = self.accounts.get(ch).size.abs();
-            let take = match policy {
-                AdlPolicy::ProRata => share[rank].min(remaining).min(cp_size),
-                _ => remaining.min(cp_size),
-            };
+        .expect("invariant: total ≤ Σ weights, all non-negative");
+        let (side_liq, side_cp) = if p.size > 0 {
+            (Side::Sell, Side::Buy)
+        } else {
+            (Side::Buy, Side::Sell)
+        };
+        let against_mark = if p.size > 0 {
+            bankrupt - mark
+        } else {
+            mark - bankrupt
+        };
+        let mut haircut = 0i128;
+        for (rank, take) in shares.iter().copied().enumerate() {
             if take == 0 {
                 continue;
             }
-            let (side_liq, side_cp) = if p.size > 0 { (Side::Sell, Side::Buy) } else { (Side::Buy, Side::Sell) };
-            let mi = usize::from(p.market);
-            let m = self.markets[mi].as_mut().expect("exists");
-            Self::settle_side(m, &mut self.accounts, &mut self.treasury, p.account, side_liq, take, bankrupt, None);
-            Self::settle_side(m, &mut self.accounts, &mut self.treasury, cp_account, side_cp, take, bankrupt, None);
-            remaining -= take;
-            let against_mark = if p.size > 0 { bankrupt - mark } else { mark - bankrupt };
+            let cp_account = self.adl_scratch[rank].1;
+            let m = self.markets[usize::from(p.market)]
+                .as_mut()
+                .expect("exists");
+            Self::settle_side(
+                m,
+                &mut self.accounts,
+                &mut self.treasury,
+                p.account,
+                side_liq,
+                take,
+                bankrupt,
+                None,
+            );
+            Self::settle_side(
+                m,
+                &mut self.accounts,
+                &mut self.treasury,
+                cp_account,
+                side_cp,
+                take,
+                bankrupt,
+                None,
+            );
             haircut += (i128::from(against_mark) * i128::from(take) * i128::from(c)).max(0);
             self.events.push(Event::Deleveraged {
                 account: AccountId(p.account),
@@ -491,34 +594,51 @@ impl Engine {
         haircut
     }
 
-    /// Fills `adl_scratch` with the opposite positions of a market, best candidate first:
-    /// PnL% × effective leverage when in profit, PnL% / effective leverage when not (BitMEX),
-    /// ties by account id.
+    /// Fills `adl_scratch` with the opposite positions of a market in queue order: BitMEX's
+    /// PnL% × effective leverage (PnL% / leverage when losing), ties by account id.
     fn rank_candidates(&mut self, h: u32, mark: i64, c: i64) {
         let p = *self.accounts.get(h);
         let mut scratch = core::mem::take(&mut self.adl_scratch);
         scratch.clear();
         for (i, cand) in self.accounts.all_positions().iter().enumerate() {
-            if cand.market != p.market || cand.account == p.account || cand.size == 0 || cand.size.signum() == p.size.signum() {
+            let opposite = cand.size != 0 && cand.size.signum() != p.size.signum();
+            if cand.market != p.market || cand.account == p.account || !opposite {
                 continue;
             }
             let ch = u32::try_from(i).expect("handles fit u32");
-            let pnl = value(cand, mark, c);
-            let cost = i128::from(cand.quote).abs().max(1);
-            let pnl_ppm = pnl * 1_000_000 / cost;
-            let notional = i128::from(cand.size.abs()) * i128::from(mark) * i128::from(c);
-            let equity = self.pool_health(ch).equity.max(1);
-            let leverage_ppm = (notional * 1_000_000 / equity).max(1);
-            let score = if pnl_ppm > 0 {
-                pnl_ppm.saturating_mul(leverage_ppm)
-            } else {
-                pnl_ppm.saturating_mul(1_000_000_000_000) / leverage_ppm
-            };
+            let score = self.adl_score_of(ch, mark, c);
             scratch.push((score, cand.account, ch));
         }
-        // Highest score first; the account id makes the order total.
-        scratch.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut ranked: Vec<AdlCandidate<(u32, u32)>> = scratch
+            .iter()
+            .map(|(score, account, ch)| AdlCandidate {
+                account: (*account, *ch),
+                score: AdlScore(*score),
+            })
+            .collect();
+        sort_queue(&mut ranked);
+        scratch.clear();
+        scratch.extend(ranked.iter().map(|r| (r.score.0, r.account.0, r.account.1)));
         self.adl_scratch = scratch;
+    }
+
+    /// A position's ADL score; its entry price is the quote balance per lot, rounded.
+    pub(crate) fn adl_score_of(&self, ch: u32, mark: i64, c: i64) -> i128 {
+        let cand = self.accounts.get(ch);
+        let per_lot = i128::from(cand.size.abs()) * i128::from(c);
+        let entry = div_round(i128::from(cand.quote).abs(), per_lot, Rounding::Floor)
+            .and_then(|e| i64::try_from(e).ok())
+            .unwrap_or(1)
+            .max(1);
+        let equity = to_quote(self.pool_health(ch).equity);
+        adl_score(
+            PositionSize(cand.size),
+            Price(entry),
+            Price(mark),
+            equity,
+            c,
+        )
+        .map_or(i128::MIN, |s| s.0)
     }
 
     /// Pays negative equity from the insurance fund and emits the closing event.
@@ -544,7 +664,12 @@ impl Engine {
             }
         }
         let p = *self.accounts.get(h);
-        if p.mode == MarginMode::Isolated && p.size == 0 && p.isolated_margin > 0 && p.order_qty_buy == 0 && p.order_qty_sell == 0 {
+        if p.mode == MarginMode::Isolated
+            && p.size == 0
+            && p.isolated_margin > 0
+            && p.order_qty_buy == 0
+            && p.order_qty_sell == 0
+        {
             let back = core::mem::take(&mut self.accounts.get_mut(h).isolated_margin);
             self.accounts.collateral[p.account as usize] += back;
         }
@@ -554,7 +679,11 @@ impl Engine {
         } else if !pool.liquidatable() {
             out.bits |= outcome::HEALTHY;
         } else if out.bits & outcome::COOLDOWN == 0 {
-            out.bits |= if pool.equity < 0 { outcome::ADL_EXHAUSTED } else { outcome::NO_LIQUIDITY };
+            out.bits |= if pool.equity < 0 {
+                outcome::ADL_EXHAUSTED
+            } else {
+                outcome::NO_LIQUIDITY
+            };
             // Nothing more can be done now: wait a cooldown rather than retry every command.
             if self.cooldowns.len() < self.cooldowns.capacity() {
                 let until = self.last_ts_ns().saturating_add(1_000_000_000);

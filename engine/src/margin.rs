@@ -103,7 +103,9 @@ impl Health {
 /// The leverage new positions start with: 20x (Binance's default), capped by the market.
 #[must_use]
 pub fn default_leverage(m: &Market) -> u16 {
-    m.risk.as_ref().map_or(1, |r| u16::try_from(r.params.leverage_max().min(20)).unwrap_or(1))
+    m.risk.as_ref().map_or(1, |r| {
+        u16::try_from(r.params.leverage_max().min(20)).unwrap_or(1)
+    })
 }
 
 /// Lots a position could reach if all its resting orders on one side filled.
@@ -150,7 +152,10 @@ pub fn initial(p: &Position, params: &RiskParams, mark: i64, c: i64, buy: i64, s
     if n == 0 {
         return 0;
     }
-    let tier_max = params.tiers.max_leverage(Quote(n)).expect("invariant: non-negative");
+    let tier_max = params
+        .tiers
+        .max_leverage(Quote(n))
+        .expect("invariant: non-negative");
     let leverage = i128::from(u32::from(p.leverage.max(1)).min(tier_max));
     let im = div_round(i128::from(n), leverage, Rounding::Ceil).expect("invariant: leverage ≥ 1");
     i64::try_from(im).expect("invariant: IM ≤ notional")
@@ -223,7 +228,9 @@ impl Engine {
         qty: i64,
         limit: i64,
     ) -> Result<(), Reject> {
-        let m = self.markets[usize::from(base.market)].as_ref().expect("invariant: market exists");
+        let m = self.markets[usize::from(base.market)]
+            .as_ref()
+            .expect("invariant: market exists");
         let (buy, sell) = match side {
             Side::Buy => (qty, 0),
             Side::Sell => (0, qty),
@@ -231,14 +238,18 @@ impl Engine {
         // Exposure is bounded in every market: in a margined market by the position limit,
         // which keeps notionals inside i64 (see MarketSpec::validate); in a matching-only
         // market, which moves no money, by a quarter of i64 so sizes cannot overflow.
-        let lots_max = m.risk.as_ref().map_or(i64::MAX / 4, |r| r.params.position_lots_max);
+        let lots_max = m
+            .risk
+            .as_ref()
+            .map_or(i64::MAX / 4, |r| r.params.position_lots_max);
         let reach = i128::from(base.size) + i128::from(base.order_qty_buy) + i128::from(buy);
-        let reach_down =
-            i128::from(base.size) - i128::from(base.order_qty_sell) - i128::from(sell);
+        let reach_down = i128::from(base.size) - i128::from(base.order_qty_sell) - i128::from(sell);
         if reach.max(-reach_down) > i128::from(lots_max) {
             return Err(Reject::PositionAboveMax);
         }
-        let Some(risk) = m.risk.as_ref() else { return Ok(()) };
+        let Some(risk) = m.risk.as_ref() else {
+            return Ok(());
+        };
         let mark = risk.mark.ok_or(Reject::NoMarkPrice)?.0;
         let real = handle.map(|h| *self.accounts.get(h));
         let exposure_real = real.as_ref().map_or(0, |p| exposure(p, 0, 0));
@@ -251,13 +262,17 @@ impl Engine {
             Side::Sell => (mark - limit).max(0),
         };
         let open_loss = i128::from(open_loss) * i128::from(qty) * i128::from(c);
-        let iso = (base.mode == MarginMode::Isolated).then_some(handle).flatten();
+        let iso = (base.mode == MarginMode::Isolated)
+            .then_some(handle)
+            .flatten();
         let pool = if base.mode == MarginMode::Isolated && iso.is_none() {
             Health::default()
         } else {
             Self::health_of(&self.markets, &self.accounts, base.account, iso)
         };
-        let im_real = real.as_ref().map_or(0, |p| initial(p, &risk.params, mark, c, 0, 0));
+        let im_real = real
+            .as_ref()
+            .map_or(0, |p| initial(p, &risk.params, mark, c, 0, 0));
         let im_new = initial(base, &risk.params, mark, c, buy, sell);
         let required = pool.initial - i128::from(im_real) + i128::from(im_new) + open_loss;
         if pool.equity < required {
@@ -327,12 +342,18 @@ impl Engine {
         let params = &m.risk.as_ref().expect("marked").params;
         let balance = self.line_balance(handle, true);
         let line = Self::as_isolated(p.size, balance, c);
-        let guess = liquidation_price(&line, &params.tiers, c).ok().flatten().map(|t| t.0);
+        let guess = liquidation_price(&line, &params.tiers, c)
+            .ok()
+            .flatten()
+            .map(|t| t.0);
         let price_max = m.spec.price_max.0;
         let size = p.size;
         let pred = |price: i64| -> bool {
             let n = notional(size, price, c);
-            let mm = params.tiers.maintenance_margin(Quote(n)).map_or(i128::MAX, |q| i128::from(q.0));
+            let mm = params
+                .tiers
+                .maintenance_margin(Quote(n))
+                .map_or(i128::MAX, |q| i128::from(q.0));
             balance + i128::from(size) * i128::from(price) * i128::from(c) <= mm && mm > 0
         };
         exact_trigger(size > 0, guess, price_max, pred)
@@ -343,7 +364,9 @@ impl Engine {
     /// `1..=price_max`.
     pub(crate) fn bankruptcy(&self, handle: u32) -> i64 {
         let p = self.accounts.get(handle);
-        let m = self.markets[usize::from(p.market)].as_ref().expect("invariant: market exists");
+        let m = self.markets[usize::from(p.market)]
+            .as_ref()
+            .expect("invariant: market exists");
         let c = m.spec.quote_per_tick_lot;
         let line = Self::as_isolated(p.size, self.line_balance(handle, false), c);
         let price_max = m.spec.price_max.0;
@@ -368,16 +391,17 @@ impl Engine {
     pub(crate) fn refresh_position(&mut self, handle: u32) {
         let trigger = self.trigger_price(handle);
         let p = *self.accounts.get(handle);
-        let Some(m) = self.markets[usize::from(p.market)].as_mut() else { return };
+        let Some(m) = self.markets[usize::from(p.market)].as_mut() else {
+            return;
+        };
         let Some(risk) = m.risk.as_mut() else { return };
         let meta = &mut self.accounts.heap_meta;
         // A position is in at most one heap: drop it from both, then file it where it belongs.
         risk.longs.remove_if_member(meta, handle);
         risk.shorts.remove_if_member(meta, handle);
-        let in_cooldown = self.accounts.flags[p.account as usize]
-            & crate::account::ACCOUNT_IN_LIQUIDATION
-            != 0
-            && p.cooldown_until_ns > 0;
+        let in_cooldown =
+            self.accounts.flags[p.account as usize] & crate::account::ACCOUNT_IN_LIQUIDATION != 0
+                && p.cooldown_until_ns > 0;
         if in_cooldown {
             return;
         }
@@ -394,13 +418,20 @@ impl Engine {
 /// Moves a solved trigger to the exact boundary of `pred` within `1..=price_max`: for a long
 /// the highest price where `pred` holds (it holds below), for a short the lowest (it holds
 /// above). Falls back to a binary search when the guess is far off.
-fn exact_trigger(long: bool, guess: Option<i64>, price_max: i64, pred: impl Fn(i64) -> bool) -> Option<i64> {
+fn exact_trigger(
+    long: bool,
+    guess: Option<i64>,
+    price_max: i64,
+    pred: impl Fn(i64) -> bool,
+) -> Option<i64> {
     // For a long, pred is true on [1, t]; for a short, on [t, price_max].
     let holds_somewhere = if long { pred(1) } else { pred(price_max) };
     if !holds_somewhere {
         return None;
     }
-    let mut t = guess.unwrap_or(if long { 1 } else { price_max }).clamp(1, price_max);
+    let mut t = guess
+        .unwrap_or(if long { 1 } else { price_max })
+        .clamp(1, price_max);
     for _ in 0..4 {
         if long {
             if !pred(t) {
@@ -427,14 +458,22 @@ fn exact_trigger(long: bool, guess: Option<i64>, price_max: i64, pred: impl Fn(i
         // Largest t with pred(t): pred(lo) holds.
         while lo < hi {
             let mid = lo + (hi - lo + 1) / 2;
-            if pred(mid) { lo = mid } else { hi = mid - 1 }
+            if pred(mid) {
+                lo = mid
+            } else {
+                hi = mid - 1
+            }
         }
         Some(lo)
     } else {
         // Smallest t with pred(t): pred(hi) holds.
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if pred(mid) { hi = mid } else { lo = mid + 1 }
+            if pred(mid) {
+                hi = mid
+            } else {
+                lo = mid + 1
+            }
         }
         Some(hi)
     }
@@ -448,11 +487,19 @@ mod tests {
     fn exact_trigger_finds_the_boundary_from_any_guess() {
         let long = |p: i64| p <= 984;
         for guess in [None, Some(1), Some(983), Some(984), Some(985), Some(2000)] {
-            assert_eq!(exact_trigger(true, guess, 10_000, long), Some(984), "{guess:?}");
+            assert_eq!(
+                exact_trigger(true, guess, 10_000, long),
+                Some(984),
+                "{guess:?}"
+            );
         }
         let short = |p: i64| p >= 1016;
         for guess in [None, Some(1), Some(1015), Some(1017), Some(9_999)] {
-            assert_eq!(exact_trigger(false, guess, 10_000, short), Some(1016), "{guess:?}");
+            assert_eq!(
+                exact_trigger(false, guess, 10_000, short),
+                Some(1016),
+                "{guess:?}"
+            );
         }
         assert_eq!(exact_trigger(true, Some(5), 10_000, |_| false), None);
         assert_eq!(exact_trigger(true, Some(5), 10_000, |_| true), Some(10_000));

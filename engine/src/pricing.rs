@@ -74,8 +74,17 @@ impl Engine {
         }
     }
 
-    fn try_set_index(&mut self, market: MarketId, index: Price, external: Option<Price>) -> Result<(), Reject> {
-        let m = self.markets.get_mut(usize::from(market.0)).and_then(Option::as_mut).ok_or(Reject::UnknownMarket)?;
+    fn try_set_index(
+        &mut self,
+        market: MarketId,
+        index: Price,
+        external: Option<Price>,
+    ) -> Result<(), Reject> {
+        let m = self
+            .markets
+            .get_mut(usize::from(market.0))
+            .and_then(Option::as_mut)
+            .ok_or(Reject::UnknownMarket)?;
         let price_max = m.spec.price_max.0;
         for p in [Some(index), external].into_iter().flatten() {
             if p.0 <= 0 {
@@ -88,12 +97,21 @@ impl Engine {
         let bid = m.book.best_price(Side::Buy);
         let ask = m.book.best_price(Side::Sell);
         let last = m.last_trade.map(|p| p.0);
-        let impact_bid = m.risk.as_ref().and_then(|r| impact_price_e9(m, Side::Buy, r.params.funding_impact_notional.0));
-        let impact_ask = m.risk.as_ref().and_then(|r| impact_price_e9(m, Side::Sell, r.params.funding_impact_notional.0));
+        let impact_bid = m
+            .risk
+            .as_ref()
+            .and_then(|r| impact_price_e9(m, Side::Buy, r.params.funding_impact_notional.0));
+        let impact_ask = m
+            .risk
+            .as_ref()
+            .and_then(|r| impact_price_e9(m, Side::Sell, r.params.funding_impact_notional.0));
         let Some(risk) = m.risk.as_mut() else {
             // A matching-only market takes the index as its reference price.
             self.set_reference_internal(market, index);
-            self.events.push(Event::ReferencePriceSet { market, price: index });
+            self.events.push(Event::ReferencePriceSet {
+                market,
+                price: index,
+            });
             return Ok(());
         };
         let idx = i128::from(index.0);
@@ -103,27 +121,49 @@ impl Engine {
             let sample = i64::try_from(sample).expect("invariant: prices ≤ price_max");
             if risk.basis_ready {
                 let w = i128::from(risk.params.mark_basis_ppm);
-                let step = div_round(i128::from(sample - risk.basis_e6) * w, 1_000_000, Rounding::Floor)
-                    .expect("invariant: constant divisor");
+                let step = div_round(
+                    i128::from(sample - risk.basis_e6) * w,
+                    1_000_000,
+                    Rounding::Floor,
+                )
+                .expect("invariant: constant divisor");
                 risk.basis_e6 += i64::try_from(step).expect("invariant: |step| ≤ |sample − ema|");
             } else {
                 risk.basis_e6 = sample;
                 risk.basis_ready = true;
             }
         }
-        let basis = div_round(i128::from(risk.basis_e6), 1_000_000, Rounding::Floor).expect("constant");
-        let p1 = i64::try_from(idx + basis).unwrap_or(index.0).clamp(1, price_max);
+        let basis =
+            div_round(i128::from(risk.basis_e6), 1_000_000, Rounding::Floor).expect("constant");
+        let p1 = i64::try_from(idx + basis)
+            .unwrap_or(index.0)
+            .clamp(1, price_max);
         let p2 = median_of(&[bid, ask, last]).filter(|_| bid.is_some() || ask.is_some());
         let raw = match risk.params.mark_source {
-            MarkSource::Median => median_of(&[Some(p1), p2, external.map(|p| p.0)]).unwrap_or(index.0),
+            MarkSource::Median => {
+                median_of(&[Some(p1), p2, external.map(|p| p.0)]).unwrap_or(index.0)
+            }
             MarkSource::Index => index.0,
         };
         let mut mark = raw.clamp(1, price_max);
         if let (Some(prev), true) = (risk.mark, risk.params.mark_clamp_ppm > 0) {
             let k = i128::from(risk.params.mark_clamp_ppm);
-            let lo = div_round(i128::from(prev.0) * (1_000_000 - k), 1_000_000, Rounding::Ceil).expect("constant");
-            let hi = div_round(i128::from(prev.0) * (1_000_000 + k), 1_000_000, Rounding::Floor).expect("constant");
-            let (lo, hi) = (i64::try_from(lo).unwrap_or(1), i64::try_from(hi).unwrap_or(price_max));
+            let lo = div_round(
+                i128::from(prev.0) * (1_000_000 - k),
+                1_000_000,
+                Rounding::Ceil,
+            )
+            .expect("constant");
+            let hi = div_round(
+                i128::from(prev.0) * (1_000_000 + k),
+                1_000_000,
+                Rounding::Floor,
+            )
+            .expect("constant");
+            let (lo, hi) = (
+                i64::try_from(lo).unwrap_or(1),
+                i64::try_from(hi).unwrap_or(price_max),
+            );
             mark = mark.clamp(lo.max(1), hi.min(price_max));
         }
         // Premium sample, in parts per billion of the index.
@@ -134,7 +174,11 @@ impl Engine {
         risk.premium_samples = risk.premium_samples.saturating_add(1);
         risk.index = Some(index);
         risk.mark = Some(Price(mark));
-        self.events.push(Event::MarkPrice { market, index, mark: Price(mark) });
+        self.events.push(Event::MarkPrice {
+            market,
+            index,
+            mark: Price(mark),
+        });
         self.set_reference_internal(market, Price(mark));
         self.refresh_multi_market_accounts(market.0);
         Ok(())
@@ -172,7 +216,11 @@ impl Engine {
     }
 
     fn try_funding(&mut self, market: MarketId) -> Result<(), Reject> {
-        let m = self.markets.get_mut(usize::from(market.0)).and_then(Option::as_mut).ok_or(Reject::UnknownMarket)?;
+        let m = self
+            .markets
+            .get_mut(usize::from(market.0))
+            .and_then(Option::as_mut)
+            .ok_or(Reject::UnknownMarket)?;
         let c = i128::from(m.spec.quote_per_tick_lot);
         let risk = m.risk.as_mut().ok_or(Reject::InvalidRiskParams)?;
         let index = risk.index.ok_or(Reject::NoMarkPrice)?;
@@ -181,11 +229,17 @@ impl Engine {
         let premium = if risk.premium_samples == 0 {
             0
         } else {
-            div_round(risk.premium_sum_ppb, i128::from(risk.premium_samples), Rounding::Floor).expect("samples > 0")
+            div_round(
+                risk.premium_sum_ppb,
+                i128::from(risk.premium_samples),
+                Rounding::Floor,
+            )
+            .expect("samples > 0")
         };
         let clamp = i128::from(p.funding_clamp_ppb);
         let cap = i128::from(p.funding_cap_ppb);
-        let rate = (premium + (i128::from(p.funding_interest_ppb) - premium).clamp(-clamp, clamp)).clamp(-cap, cap);
+        let rate = (premium + (i128::from(p.funding_interest_ppb) - premium).clamp(-clamp, clamp))
+            .clamp(-cap, cap);
         let rate = i64::try_from(rate).expect("clamped to the cap");
         let price = match p.funding_notional {
             FundingNotional::Index => index.0,
@@ -204,8 +258,16 @@ impl Engine {
             // Longs pay a positive rate: the amount is size × price × rate.
             let owed = i128::from(pos.size) * i128::from(price) * c * i128::from(rate);
             let pays = owed > 0;
-            let amount = div_round(owed.abs(), PPB, if pays { Rounding::Ceil } else { Rounding::Floor })
-                .expect("constant divisor");
+            let amount = div_round(
+                owed.abs(),
+                PPB,
+                if pays {
+                    Rounding::Ceil
+                } else {
+                    Rounding::Floor
+                },
+            )
+            .expect("constant divisor");
             let amount = i64::try_from(amount).expect("invariant: funding ≤ notional × cap");
             let delta = if pays { -amount } else { amount };
             if pays {
@@ -248,7 +310,11 @@ impl Engine {
                 reason: InsuranceReason::FundingDust,
             });
         }
-        let accounts: Vec<u32> = self.accounts.positions_in(market.0).map(|(a, _)| a).collect();
+        let accounts: Vec<u32> = self
+            .accounts
+            .positions_in(market.0)
+            .map(|(a, _)| a)
+            .collect();
         for a in accounts {
             self.refresh_account(a);
         }

@@ -27,7 +27,9 @@ impl AccountNames for NumericNames {
 
 impl AccountNames for [String] {
     fn name(&self, account: u32) -> String {
-        self.get(account as usize).cloned().unwrap_or_else(|| format!("acct{account}"))
+        self.get(account as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("acct{account}"))
     }
 }
 
@@ -39,7 +41,10 @@ fn side_str(side: Side) -> &'static str {
 }
 
 fn symbol(engine: &Engine, market: MarketId) -> String {
-    engine.market(market).map_or_else(|| format!("market{}", market.0), |m| m.spec.symbol_str().to_owned())
+    engine.market(market).map_or_else(
+        || format!("market{}", market.0),
+        |m| m.spec.symbol_str().to_owned(),
+    )
 }
 
 /// One event as one line.
@@ -244,8 +249,16 @@ fn outcome_names(bits: u8) -> String {
         (COOLDOWN, "cooldown"),
         (NO_LIQUIDITY, "no-liquidity"),
     ];
-    let parts: Vec<&str> = names.iter().filter(|(b, _)| bits & b != 0).map(|(_, n)| *n).collect();
-    if parts.is_empty() { "none".to_owned() } else { parts.join("+") }
+    let parts: Vec<&str> = names
+        .iter()
+        .filter(|(b, _)| bits & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    if parts.is_empty() {
+        "none".to_owned()
+    } else {
+        parts.join("+")
+    }
 }
 
 /// The book of a market as an ASCII ladder, asks above bids, best prices in the middle, each
@@ -264,7 +277,11 @@ pub fn book_ascii(
     let _ = writeln!(out, "book {}", m.spec.symbol_str());
     let level_line = |out: &mut String, tag: &str, slot: u32| {
         let level = m.book.level(slot);
-        let _ = write!(out, "  {tag} {:>10} | {:>8} |", level.price, level.qty_total);
+        let _ = write!(
+            out,
+            "  {tag} {:>10} | {:>8} |",
+            level.price, level.qty_total
+        );
         let mut s = level.head;
         while s != crate::book::NIL {
             let o = engine.orders().get(s);
@@ -295,7 +312,11 @@ pub fn book_ascii(
 /// One account's money and positions, as lines: collateral, then each position with its size,
 /// quote balance, value, maintenance and initial margin at the mark.
 #[must_use]
-pub fn account_summary(engine: &Engine, names: &(impl AccountNames + ?Sized), account: u32) -> String {
+pub fn account_summary(
+    engine: &Engine,
+    names: &(impl AccountNames + ?Sized),
+    account: u32,
+) -> String {
     let mut out = String::new();
     let accounts = engine.accounts();
     if account as usize >= accounts.len() {
@@ -315,7 +336,11 @@ pub fn account_summary(engine: &Engine, names: &(impl AccountNames + ?Sized), ac
     handles.sort_by_key(|h| accounts.get(*h).market);
     for h in handles {
         let p = accounts.get(h);
-        let mode = if p.mode == crate::account::MarginMode::Cross { "cross" } else { "isolated" };
+        let mode = if p.mode == crate::account::MarginMode::Cross {
+            "cross"
+        } else {
+            "isolated"
+        };
         let _ = writeln!(
             out,
             "  {} {} size={} quote={} isolated_margin={} leverage={}x realized={} funding={}",

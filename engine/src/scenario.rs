@@ -13,15 +13,15 @@
 //! book
 //! ```
 
+use crate::account::MarginMode;
 use crate::command::{
     AccountId, Command, NewOrder, OrderId, OrderKind, SelfTradePrevention, Sequenced, Side,
     TimeInForce,
 };
-use crate::account::MarginMode;
 use crate::limits::Limits;
-use crate::risk_params::{AdlPolicy, FundingNotional, RiskParams};
 use crate::market::{MarketId, MarketSpec};
 use crate::render::{book_ascii, event_line};
+use crate::risk_params::{AdlPolicy, FundingNotional, RiskParams};
 use crate::state::Engine;
 use cascade_risk::{Price, Qty, Quote};
 use core::fmt::{self, Write as _};
@@ -64,7 +64,10 @@ pub fn split_golden(text: &str) -> (&str, Option<&str>) {
     match text.find(EXPECTED_MARKER) {
         Some(at) => {
             let expected = &text[at + EXPECTED_MARKER.len()..];
-            (&text[..at], Some(expected.strip_prefix('\n').unwrap_or(expected)))
+            (
+                &text[..at],
+                Some(expected.strip_prefix('\n').unwrap_or(expected)),
+            )
         }
         None => (text, None),
     }
@@ -109,7 +112,11 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
         }
         r.line_cmd(line)?;
     }
-    Ok(Outcome { transcript: r.out, engine: r.engine, failures: r.failures })
+    Ok(Outcome {
+        transcript: r.out,
+        engine: r.engine,
+        failures: r.failures,
+    })
 }
 
 /// Drops a comment: `#` at the start of a line, or ` # ` after a command. A `#` glued to a
@@ -127,37 +134,65 @@ fn strip_comment(raw: &str) -> &str {
 
 impl Runner {
     fn err(&self, message: impl Into<String>) -> ScenarioError {
-        ScenarioError { line: self.line, message: message.into() }
+        ScenarioError {
+            line: self.line,
+            message: message.into(),
+        }
     }
 
     fn account(&mut self, name: &str) -> Result<AccountId, ScenarioError> {
         if let Some(i) = self.accounts.iter().position(|a| a == name) {
-            return Ok(AccountId(u32::try_from(i).map_err(|_| self.err("too many accounts"))?));
+            return Ok(AccountId(
+                u32::try_from(i).map_err(|_| self.err("too many accounts"))?,
+            ));
         }
-        if let Some(id) = name.strip_prefix("acct").and_then(|n| n.parse::<u32>().ok()) {
+        if let Some(id) = name
+            .strip_prefix("acct")
+            .and_then(|n| n.parse::<u32>().ok())
+        {
             return Ok(AccountId(id));
         }
         self.accounts.push(name.to_owned());
-        let id = u32::try_from(self.accounts.len() - 1).map_err(|_| self.err("too many accounts"))?;
+        let id =
+            u32::try_from(self.accounts.len() - 1).map_err(|_| self.err("too many accounts"))?;
         Ok(AccountId(id))
     }
 
     fn market(&self, name: Option<&str>) -> Result<MarketId, ScenarioError> {
         match name {
-            Some(n) => self.markets.get(n).copied().ok_or_else(|| self.err(format!("unknown market {n}"))),
-            None => self.markets.values().next().copied().ok_or_else(|| self.err("no market declared")),
+            Some(n) => self
+                .markets
+                .get(n)
+                .copied()
+                .ok_or_else(|| self.err(format!("unknown market {n}"))),
+            None => self
+                .markets
+                .values()
+                .next()
+                .copied()
+                .ok_or_else(|| self.err("no market declared")),
         }
     }
 
     fn order_id(&self, token: &str) -> Result<OrderId, ScenarioError> {
         if let Some(n) = token.strip_prefix('#') {
-            return n.parse().map(OrderId).map_err(|_| self.err(format!("bad order id {token}")));
+            return n
+                .parse()
+                .map(OrderId)
+                .map_err(|_| self.err(format!("bad order id {token}")));
         }
-        self.labels.get(token).copied().map(OrderId).ok_or_else(|| self.err(format!("unknown order label {token}")))
+        self.labels
+            .get(token)
+            .copied()
+            .map(OrderId)
+            .ok_or_else(|| self.err(format!("unknown order label {token}")))
     }
 
     fn int(&self, token: &str) -> Result<i64, ScenarioError> {
-        token.replace('_', "").parse().map_err(|_| self.err(format!("not an integer: {token}")))
+        token
+            .replace('_', "")
+            .parse()
+            .map_err(|_| self.err(format!("not an integer: {token}")))
     }
 
     fn line_cmd(&mut self, line: &str) -> Result<(), ScenarioError> {
@@ -172,31 +207,56 @@ impl Runner {
             }
             "market" => self.cmd_market(&positional, &options, line),
             "reference" => {
-                let [_, sym, price] = positional[..] else { return Err(self.err("reference SYMBOL PRICE")) };
+                let [_, sym, price] = positional[..] else {
+                    return Err(self.err("reference SYMBOL PRICE"));
+                };
                 let market = self.market(Some(sym))?;
                 let price = Price(self.int(price)?);
                 self.apply(line, Command::SetReferencePrice { market, price })
             }
             "order" => self.cmd_order(&positional, &options, line),
             "cancel" => {
-                let [_, who, order] = positional[..] else { return Err(self.err("cancel ACCOUNT ORDER")) };
+                let [_, who, order] = positional[..] else {
+                    return Err(self.err("cancel ACCOUNT ORDER"));
+                };
                 let account = self.account(who)?;
                 let order_id = self.order_id(order)?;
                 self.apply(line, Command::Cancel { account, order_id })
             }
             "amend" => {
-                let [_, who, order] = positional[..] else { return Err(self.err("amend ACCOUNT ORDER price=P qty=Q")) };
+                let [_, who, order] = positional[..] else {
+                    return Err(self.err("amend ACCOUNT ORDER price=P qty=Q"));
+                };
                 let account = self.account(who)?;
                 let order_id = self.order_id(order)?;
                 let current = self.engine.order(order_id).map(|o| (o.price, o.qty_open));
-                let price = match options.get("price") { Some(p) => self.int(p)?, None => current.map_or(0, |c| c.0) };
-                let qty = match options.get("qty") { Some(q) => self.int(q)?, None => current.map_or(0, |c| c.1) };
-                self.apply(line, Command::Amend { account, order_id, price: Price(price), qty: Qty(qty) })
+                let price = match options.get("price") {
+                    Some(p) => self.int(p)?,
+                    None => current.map_or(0, |c| c.0),
+                };
+                let qty = match options.get("qty") {
+                    Some(q) => self.int(q)?,
+                    None => current.map_or(0, |c| c.1),
+                };
+                self.apply(
+                    line,
+                    Command::Amend {
+                        account,
+                        order_id,
+                        price: Price(price),
+                        qty: Qty(qty),
+                    },
+                )
             }
             "mass-cancel" => {
-                let [_, who] = positional[..] else { return Err(self.err("mass-cancel ACCOUNT [on=SYMBOL]")) };
+                let [_, who] = positional[..] else {
+                    return Err(self.err("mass-cancel ACCOUNT [on=SYMBOL]"));
+                };
                 let account = self.account(who)?;
-                let market = match options.get("on") { Some(s) => Some(self.market(Some(s))?), None => None };
+                let market = match options.get("on") {
+                    Some(s) => Some(self.market(Some(s))?),
+                    None => None,
+                };
                 self.apply(line, Command::MassCancelAccount { account, market })
             }
             "mass-cancel-market" => {
@@ -205,13 +265,18 @@ impl Runner {
             }
             "book" => {
                 let market = self.market(positional.get(1).copied())?;
-                let depth = match options.get("depth") { Some(d) => usize::try_from(self.int(d)?).unwrap_or(0), None => 10 };
+                let depth = match options.get("depth") {
+                    Some(d) => usize::try_from(self.int(d)?).unwrap_or(0),
+                    None => 10,
+                };
                 let text = book_ascii(&self.engine, self.accounts.as_slice(), market, depth);
                 self.out.push_str(&text);
                 Ok(())
             }
             "expect-position" => {
-                let [_, who, sym, size] = positional[..] else { return Err(self.err("expect-position ACCOUNT SYMBOL SIZE")) };
+                let [_, who, sym, size] = positional[..] else {
+                    return Err(self.err("expect-position ACCOUNT SYMBOL SIZE"));
+                };
                 let account = self.account(who)?;
                 let market = self.market(Some(sym))?;
                 let want = self.int(size)?;
@@ -219,7 +284,10 @@ impl Runner {
                 let status = if got == want { "ok" } else { "FAILED" };
                 let _ = writeln!(self.out, "expect-position {who} {sym} {want}: {status}");
                 if got != want {
-                    self.failures.push(format!("line {}: position of {who} in {sym} is {got}, expected {want}", self.line));
+                    self.failures.push(format!(
+                        "line {}: position of {who} in {sym} is {got}, expected {want}",
+                        self.line
+                    ));
                 }
                 Ok(())
             }
@@ -232,29 +300,58 @@ impl Runner {
     }
 
     #[allow(clippy::too_many_lines)]
-    fn risk_cmd(&mut self, positional: &[&str], options: &BTreeMap<&str, &str>, line: &str) -> Result<(), ScenarioError> {
+    fn risk_cmd(
+        &mut self,
+        positional: &[&str],
+        options: &BTreeMap<&str, &str>,
+        line: &str,
+    ) -> Result<(), ScenarioError> {
         match positional[0] {
             "risk" => {
                 let market = self.market(positional.get(1).copied())?;
                 let params = self.risk_params(options)?;
-                self.apply(line, Command::SetRiskParams { market, params: Box::new(params) })
+                self.apply(
+                    line,
+                    Command::SetRiskParams {
+                        market,
+                        params: Box::new(params),
+                    },
+                )
             }
             "deposit" | "withdraw" => {
-                let [verb, who, amount] = positional[..] else { return Err(self.err(format!("{} ACCOUNT AMOUNT", positional[0]))) };
+                let [verb, who, amount] = positional[..] else {
+                    return Err(self.err(format!("{} ACCOUNT AMOUNT", positional[0])));
+                };
                 let account = self.account(who)?;
                 let amount = self.amount(amount)?;
-                let cmd = if verb == "deposit" { Command::Deposit { account, amount } } else { Command::Withdraw { account, amount } };
+                let cmd = if verb == "deposit" {
+                    Command::Deposit { account, amount }
+                } else {
+                    Command::Withdraw { account, amount }
+                };
                 self.apply(line, cmd)
             }
             "leverage" => {
-                let [_, who, sym, lev] = positional[..] else { return Err(self.err("leverage ACCOUNT SYMBOL N")) };
+                let [_, who, sym, lev] = positional[..] else {
+                    return Err(self.err("leverage ACCOUNT SYMBOL N"));
+                };
                 let account = self.account(who)?;
                 let market = self.market(Some(sym))?;
-                let leverage = u16::try_from(self.int(lev)?).map_err(|_| self.err("leverage range"))?;
-                self.apply(line, Command::SetLeverage { account, market, leverage })
+                let leverage =
+                    u16::try_from(self.int(lev)?).map_err(|_| self.err("leverage range"))?;
+                self.apply(
+                    line,
+                    Command::SetLeverage {
+                        account,
+                        market,
+                        leverage,
+                    },
+                )
             }
             "margin-mode" => {
-                let [_, who, sym, mode] = positional[..] else { return Err(self.err("margin-mode ACCOUNT SYMBOL cross|isolated")) };
+                let [_, who, sym, mode] = positional[..] else {
+                    return Err(self.err("margin-mode ACCOUNT SYMBOL cross|isolated"));
+                };
                 let account = self.account(who)?;
                 let market = self.market(Some(sym))?;
                 let mode = match mode {
@@ -262,47 +359,94 @@ impl Runner {
                     "isolated" => MarginMode::Isolated,
                     _ => return Err(self.err("margin-mode ACCOUNT SYMBOL cross|isolated")),
                 };
-                self.apply(line, Command::SetMarginMode { account, market, mode })
+                self.apply(
+                    line,
+                    Command::SetMarginMode {
+                        account,
+                        market,
+                        mode,
+                    },
+                )
             }
             "isolated-margin" => {
-                let [_, who, sym, amount] = positional[..] else { return Err(self.err("isolated-margin ACCOUNT SYMBOL AMOUNT")) };
+                let [_, who, sym, amount] = positional[..] else {
+                    return Err(self.err("isolated-margin ACCOUNT SYMBOL AMOUNT"));
+                };
                 let account = self.account(who)?;
                 let market = self.market(Some(sym))?;
                 let amount = self.amount(amount)?;
-                self.apply(line, Command::TransferIsolatedMargin { account, market, amount })
+                self.apply(
+                    line,
+                    Command::TransferIsolatedMargin {
+                        account,
+                        market,
+                        amount,
+                    },
+                )
             }
             "index" => {
-                let [_, sym, price] = positional[..] else { return Err(self.err("index SYMBOL PRICE [external=P]")) };
+                let [_, sym, price] = positional[..] else {
+                    return Err(self.err("index SYMBOL PRICE [external=P]"));
+                };
                 let market = self.market(Some(sym))?;
                 let index = Price(self.int(price)?);
-                let external_mark = match options.get("external") { Some(p) => Some(Price(self.int(p)?)), None => None };
-                self.apply(line, Command::SetIndexPrice { market, index, external_mark })
+                let external_mark = match options.get("external") {
+                    Some(p) => Some(Price(self.int(p)?)),
+                    None => None,
+                };
+                self.apply(
+                    line,
+                    Command::SetIndexPrice {
+                        market,
+                        index,
+                        external_mark,
+                    },
+                )
             }
             "funding" => {
                 let market = self.market(positional.get(1).copied())?;
                 self.apply(line, Command::FundingTick { market })
             }
             "backstop" => {
-                let [_, who] = positional[..] else { return Err(self.err("backstop ACCOUNT|none")) };
-                let account = if who == "none" { None } else { Some(self.account(who)?) };
+                let [_, who] = positional[..] else {
+                    return Err(self.err("backstop ACCOUNT|none"));
+                };
+                let account = if who == "none" {
+                    None
+                } else {
+                    Some(self.account(who)?)
+                };
                 self.apply(line, Command::SetBackstopAccount { account })
             }
             "insurance-deposit" => {
-                let [_, amount] = positional[..] else { return Err(self.err("insurance-deposit AMOUNT")) };
+                let [_, amount] = positional[..] else {
+                    return Err(self.err("insurance-deposit AMOUNT"));
+                };
                 let amount = self.amount(amount)?;
                 self.apply(line, Command::InsuranceDeposit { amount })
             }
             "advance" => {
-                let [_, ms] = positional[..] else { return Err(self.err("advance MILLISECONDS")) };
-                let ms = u64::try_from(self.int(ms)?).map_err(|_| self.err("advance takes a positive time"))?;
-                self.time_offset_ns = self.time_offset_ns.saturating_add(ms.saturating_mul(1_000_000));
+                let [_, ms] = positional[..] else {
+                    return Err(self.err("advance MILLISECONDS"));
+                };
+                let ms = u64::try_from(self.int(ms)?)
+                    .map_err(|_| self.err("advance takes a positive time"))?;
+                self.time_offset_ns = self
+                    .time_offset_ns
+                    .saturating_add(ms.saturating_mul(1_000_000));
                 let _ = writeln!(self.out, "advance {ms} ms");
                 Ok(())
             }
             "account" => {
-                let [_, who] = positional[..] else { return Err(self.err("account ACCOUNT")) };
+                let [_, who] = positional[..] else {
+                    return Err(self.err("account ACCOUNT"));
+                };
                 let account = self.account(who)?;
-                let text = crate::render::account_summary(&self.engine, self.accounts.as_slice(), account.0);
+                let text = crate::render::account_summary(
+                    &self.engine,
+                    self.accounts.as_slice(),
+                    account.0,
+                );
                 self.out.push_str(&text);
                 Ok(())
             }
@@ -315,34 +459,54 @@ impl Runner {
         let (label, got, want) = match positional {
             ["expect-collateral", who, amount] => {
                 let account = self.account(who)?;
-                (format!("expect-collateral {who}"), self.engine.accounts().collateral(account.0), self.int(amount)?)
+                (
+                    format!("expect-collateral {who}"),
+                    self.engine.accounts().collateral(account.0),
+                    self.int(amount)?,
+                )
             }
-            ["expect-insurance", amount] => ("expect-insurance".to_owned(), self.engine.treasury().insurance_fund, self.int(amount)?),
+            ["expect-insurance", amount] => (
+                "expect-insurance".to_owned(),
+                self.engine.treasury().insurance_fund,
+                self.int(amount)?,
+            ),
             _ => return Err(self.err("expect-collateral ACCOUNT AMOUNT | expect-insurance AMOUNT")),
         };
         let status = if got == want { "ok" } else { "FAILED" };
         let _ = writeln!(self.out, "{label} {want}: {status}");
         if got != want {
-            self.failures.push(format!("line {}: {label} is {got}, expected {want}", self.line));
+            self.failures.push(format!(
+                "line {}: {label} is {got}, expected {want}",
+                self.line
+            ));
         }
         Ok(())
     }
 
     fn risk_params(&self, options: &BTreeMap<&str, &str>) -> Result<RiskParams, ScenarioError> {
-        let int = |k: &str| -> Result<Option<i64>, ScenarioError> { options.get(k).map(|v| self.int(v)).transpose() };
-        let mut p = match options.get("preset").copied().unwrap_or("simple") {
-            "btc" => RiskParams::btc_perp(),
-            "eth" => RiskParams::eth_perp(),
-            "simple" => {
-                let mmr = i32::try_from(int("mmr_ppm")?.unwrap_or(10_000)).map_err(|_| self.err("mmr_ppm range"))?;
-                let lev = u32::try_from(int("leverage_max")?.unwrap_or(50)).map_err(|_| self.err("leverage_max range"))?;
-                if cascade_risk::margin::MarginTiers::new(&[cascade_risk::margin::TierSpec::new(Quote(0), cascade_risk::Ppm(mmr), lev)]).is_err() {
-                    return Err(self.err("mmr_ppm × leverage_max must stay below 100%"));
-                }
-                RiskParams::simple(mmr, lev)
-            }
-            other => return Err(self.err(format!("unknown risk preset {other}"))),
+        let int = |k: &str| -> Result<Option<i64>, ScenarioError> {
+            options.get(k).map(|v| self.int(v)).transpose()
         };
+        let mut p =
+            match options.get("preset").copied().unwrap_or("simple") {
+                "btc" => RiskParams::btc_perp(),
+                "eth" => RiskParams::eth_perp(),
+                "simple" => {
+                    let mmr = i32::try_from(int("mmr_ppm")?.unwrap_or(10_000))
+                        .map_err(|_| self.err("mmr_ppm range"))?;
+                    let lev = u32::try_from(int("leverage_max")?.unwrap_or(50))
+                        .map_err(|_| self.err("leverage_max range"))?;
+                    if cascade_risk::margin::MarginTiers::new(&[
+                        cascade_risk::margin::TierSpec::new(Quote(0), cascade_risk::Ppm(mmr), lev),
+                    ])
+                    .is_err()
+                    {
+                        return Err(self.err("mmr_ppm × leverage_max must stay below 100%"));
+                    }
+                    RiskParams::simple(mmr, lev)
+                }
+                other => return Err(self.err(format!("unknown risk preset {other}"))),
+            };
         let to_i32 = |v: i64| i32::try_from(v).map_err(|_| self.err("value out of range"));
         let to_u32 = |v: i64| u32::try_from(v).map_err(|_| self.err("value out of range"));
         for (key, value) in options {
@@ -353,7 +517,11 @@ impl Runner {
                 "liquidation_fee" => p.liquidation_fee_ppm = to_u32(self.int(value)?)?,
                 "slice_notional_min" => p.slice_notional_min = Quote(self.int(value)?),
                 "slice_ppm" => p.slice_ppm = to_u32(self.int(value)?)?,
-                "cooldown_ms" => p.cooldown_ns = u64::try_from(self.int(value)?).map_err(|_| self.err("cooldown_ms ≥ 0"))?.saturating_mul(1_000_000),
+                "cooldown_ms" => {
+                    p.cooldown_ns = u64::try_from(self.int(value)?)
+                        .map_err(|_| self.err("cooldown_ms ≥ 0"))?
+                        .saturating_mul(1_000_000)
+                }
                 "backstop_ppm" => p.backstop_ppm = to_u32(self.int(value)?)?,
                 "insurance_slippage_ppm" => p.insurance_slippage_ppm = to_u32(self.int(value)?)?,
                 "adl" => {
@@ -372,7 +540,9 @@ impl Runner {
                     p.funding_notional = match *value {
                         "index" => FundingNotional::Index,
                         "mark" => FundingNotional::Mark,
-                        other => return Err(self.err(format!("funding_on index|mark, not {other}"))),
+                        other => {
+                            return Err(self.err(format!("funding_on index|mark, not {other}")))
+                        }
                     }
                 }
                 "mark" => {
@@ -391,22 +561,36 @@ impl Runner {
         Ok(p)
     }
 
-    fn cmd_market(&mut self, positional: &[&str], options: &BTreeMap<&str, &str>, line: &str) -> Result<(), ScenarioError> {
-        let [_, sym] = positional[..] else { return Err(self.err("market SYMBOL [preset=unit|btc|eth] [key=value...]")) };
-        let id = MarketId(u16::try_from(self.markets.len()).map_err(|_| self.err("too many markets"))?);
+    fn cmd_market(
+        &mut self,
+        positional: &[&str],
+        options: &BTreeMap<&str, &str>,
+        line: &str,
+    ) -> Result<(), ScenarioError> {
+        let [_, sym] = positional[..] else {
+            return Err(self.err("market SYMBOL [preset=unit|btc|eth] [key=value...]"));
+        };
+        let id =
+            MarketId(u16::try_from(self.markets.len()).map_err(|_| self.err("too many markets"))?);
         let mut spec = match options.get("preset").copied().unwrap_or("unit") {
             "unit" => MarketSpec::unit(id, sym),
             "btc" => MarketSpec::btc_perp(id),
             "eth" => MarketSpec::eth_perp(id),
             other => return Err(self.err(format!("unknown preset {other}"))),
         };
-        spec.symbol = MarketSpec::symbol_from_str(sym).ok_or_else(|| self.err("symbol: 1-8 printable ASCII characters"))?;
+        spec.symbol = MarketSpec::symbol_from_str(sym)
+            .ok_or_else(|| self.err("symbol: 1-8 printable ASCII characters"))?;
         for (key, value) in options {
             let v = self.int(value);
             match *key {
                 "preset" => {}
-                "band_ppm" => spec.band_ppm = u32::try_from(v?).map_err(|_| self.err("band_ppm range"))?,
-                "protection_ppm" => spec.market_protection_ppm = u32::try_from(v?).map_err(|_| self.err("protection_ppm range"))?,
+                "band_ppm" => {
+                    spec.band_ppm = u32::try_from(v?).map_err(|_| self.err("band_ppm range"))?
+                }
+                "protection_ppm" => {
+                    spec.market_protection_ppm =
+                        u32::try_from(v?).map_err(|_| self.err("protection_ppm range"))?
+                }
                 "notional_min" => spec.notional_min = Quote(v?),
                 "price_max" => spec.price_max = Price(v?),
                 "qty_max" => spec.qty_max = Qty(v?),
@@ -418,7 +602,12 @@ impl Runner {
         self.apply(line, Command::AddMarket(spec))
     }
 
-    fn cmd_order(&mut self, positional: &[&str], options: &BTreeMap<&str, &str>, line: &str) -> Result<(), ScenarioError> {
+    fn cmd_order(
+        &mut self,
+        positional: &[&str],
+        options: &BTreeMap<&str, &str>,
+        line: &str,
+    ) -> Result<(), ScenarioError> {
         // order ACCOUNT buy|sell QTY @ PRICE|market [as LABEL]
         let usage = "order ACCOUNT buy|sell QTY @ PRICE|market [on=SYM] [tif=...] [stp=...] [ref=N] [reduce-only] [as LABEL]";
         if positional.len() < 6 || positional[4] != "@" {
@@ -431,18 +620,28 @@ impl Runner {
             _ => return Err(self.err(usage)),
         };
         let qty = Qty(self.int(positional[3])?);
-        let (kind, price) = if positional[5] == "market" { (OrderKind::Market, Price(0)) } else { (OrderKind::Limit, Price(self.int(positional[5])?)) };
+        let (kind, price) = if positional[5] == "market" {
+            (OrderKind::Market, Price(0))
+        } else {
+            (OrderKind::Limit, Price(self.int(positional[5])?))
+        };
         let mut rest = positional[6..].iter();
         let mut reduce_only = false;
         let mut label = None;
         while let Some(word) = rest.next() {
             match *word {
                 "reduce-only" => reduce_only = true,
-                "as" => label = Some((*rest.next().ok_or_else(|| self.err("as LABEL"))?).to_owned()),
+                "as" => {
+                    label = Some((*rest.next().ok_or_else(|| self.err("as LABEL"))?).to_owned())
+                }
                 other => return Err(self.err(format!("unexpected {other}: {usage}"))),
             }
         }
-        let default_tif = if kind == OrderKind::Market { "ioc" } else { "gtc" };
+        let default_tif = if kind == OrderKind::Market {
+            "ioc"
+        } else {
+            "gtc"
+        };
         let tif = match options.get("tif").copied().unwrap_or(default_tif) {
             "gtc" => TimeInForce::Gtc,
             "ioc" => TimeInForce::Ioc,
@@ -458,19 +657,37 @@ impl Runner {
             "expire-both" => SelfTradePrevention::ExpireBoth,
             other => return Err(self.err(format!("unknown stp {other}"))),
         };
-        let client_ref = match options.get("ref") { Some(r) => u64::try_from(self.int(r)?).map_err(|_| self.err("ref is unsigned"))?, None => 0 };
+        let client_ref = match options.get("ref") {
+            Some(r) => u64::try_from(self.int(r)?).map_err(|_| self.err("ref is unsigned"))?,
+            None => 0,
+        };
         let market = self.market(options.get("on").copied())?;
         if let Some(label) = label {
             self.labels.insert(label, self.seq + 1);
         }
-        let order = NewOrder { account, market, client_ref, side, kind, price, qty, tif, reduce_only, stp };
+        let order = NewOrder {
+            account,
+            market,
+            client_ref,
+            side,
+            kind,
+            price,
+            qty,
+            tif,
+            reduce_only,
+            stp,
+        };
         self.apply(line, Command::Place(order))
     }
 
     fn apply(&mut self, line: &str, command: Command) -> Result<(), ScenarioError> {
         self.seq += 1;
         let ts_ns = (self.seq * 1_000).saturating_add(self.time_offset_ns);
-        let cmd = Sequenced { seq: self.seq, ts_ns, command };
+        let cmd = Sequenced {
+            seq: self.seq,
+            ts_ns,
+            command,
+        };
         let _ = writeln!(self.out, "[{}] {}", self.seq, line);
         // Copied out: rendering reads the engine (symbols), which `apply` borrows mutably.
         let events = self.engine.apply(&cmd).to_vec();
@@ -510,8 +727,15 @@ mod tests {
         let out = run("accounts alice bob\nmarket T\norder alice sell 5 @ 101 as a1\norder bob buy 8 @ 101 tif=ioc\nexpect-position bob T 5\nbook\n")
             .expect("valid scenario");
         assert!(out.failures.is_empty(), "{:?}", out.failures);
-        assert!(out.transcript.contains("trade T 5 @ 101 taker #3 bob buy maker #2 alice"), "{}", out.transcript);
-        assert!(out.transcript.contains("cancelled #3 bob T qty=3 reason=immediate_remainder"));
+        assert!(
+            out.transcript
+                .contains("trade T 5 @ 101 taker #3 bob buy maker #2 alice"),
+            "{}",
+            out.transcript
+        );
+        assert!(out
+            .transcript
+            .contains("cancelled #3 bob T qty=3 reason=immediate_remainder"));
     }
 
     #[test]
@@ -520,7 +744,12 @@ mod tests {
         assert_eq!(err.line, 2);
         assert!(err.message.contains("ten"));
         assert_eq!(run("frobnicate\n").expect_err("unknown").line, 1);
-        assert_eq!(run("market T\ncancel alice nolabel\n").expect_err("label").line, 2);
+        assert_eq!(
+            run("market T\ncancel alice nolabel\n")
+                .expect_err("label")
+                .line,
+            2
+        );
     }
 
     #[test]

@@ -22,7 +22,6 @@
 //! buffer then grows once (an operator command, not the hot path).
 
 use crate::account::{Accounts, MarginMode};
-use crate::margin::MarketRisk;
 use crate::book::slab::{FLAG_POST_ONLY, FLAG_POST_ONLY_SLIDE, FLAG_REDUCE_ONLY};
 use crate::book::{Book, OrderSlot, Orders, NIL};
 use crate::command::{
@@ -31,6 +30,7 @@ use crate::command::{
 };
 use crate::event::Event;
 use crate::limits::Limits;
+use crate::margin::MarketRisk;
 use crate::market::{MarketId, MarketSpec};
 use crate::reject::{CancelReason, Reject};
 use cascade_risk::num::{mul_div_i64, Rounding};
@@ -287,17 +287,33 @@ impl Engine {
             Command::MassCancelMarket { market } => self.mass_cancel_market(*market),
             Command::Deposit { account, amount } => self.deposit(*account, *amount),
             Command::Withdraw { account, amount } => self.withdraw(*account, *amount),
-            Command::SetLeverage { account, market, leverage } => {
+            Command::SetLeverage {
+                account,
+                market,
+                leverage,
+            } => {
                 self.set_leverage(*account, *market, *leverage);
             }
-            Command::SetMarginMode { account, market, mode } => {
+            Command::SetMarginMode {
+                account,
+                market,
+                mode,
+            } => {
                 self.set_margin_mode(*account, *market, *mode);
             }
-            Command::TransferIsolatedMargin { account, market, amount } => {
+            Command::TransferIsolatedMargin {
+                account,
+                market,
+                amount,
+            } => {
                 self.transfer_isolated(*account, *market, *amount);
             }
             Command::SetRiskParams { market, params } => self.set_risk_params(*market, params),
-            Command::SetIndexPrice { market, index, external_mark } => {
+            Command::SetIndexPrice {
+                market,
+                index,
+                external_mark,
+            } => {
                 self.set_index(*market, *index, *external_mark);
             }
             Command::FundingTick { market } => self.funding_tick(*market),
@@ -380,7 +396,9 @@ impl Engine {
     /// Moves a market's reference price and the limit-price band around it. The price was
     /// validated (positive, at most `price_max`).
     pub(crate) fn set_reference_internal(&mut self, market: MarketId, price: Price) {
-        let m = self.markets[usize::from(market.0)].as_mut().expect("invariant: market exists");
+        let m = self.markets[usize::from(market.0)]
+            .as_mut()
+            .expect("invariant: market exists");
         let band = i64::from(m.spec.band_ppm);
         // Cannot overflow: price_max × 2e6 fits in i64 (MarketSpec::validate).
         let low = mul_div_i64(price.0, Ppm::ONE - band, Ppm::ONE, Rounding::Ceil)
@@ -632,7 +650,9 @@ impl Engine {
         if o.tif == TimeInForce::Fok && !self.fok_fillable(o, plan.limit, plan.qty) {
             return self.reject(o.account, o.client_ref, Reject::FokNotFillable);
         }
-        let leverage = self.market(o.market).map_or(1, crate::margin::default_leverage);
+        let leverage = self
+            .market(o.market)
+            .map_or(1, crate::margin::default_leverage);
         self.accounts
             .find_or_create(o.account.0, o.market.0, leverage)
             .expect("invariant: room checked in plan");
@@ -818,7 +838,8 @@ impl Engine {
         let market = MarketId(t.market);
         let fills_max = core.fills_max;
         loop {
-            let (orders, accounts, events) = (&mut *core.orders, &mut *core.accounts, &mut *core.events);
+            let (orders, accounts, events) =
+                (&mut *core.orders, &mut *core.accounts, &mut *core.events);
             let maker_slot = m.book.level(level_idx).head;
             let maker = *orders.get(maker_slot);
             if maker.account == t.account && t.stp != SelfTradePrevention::Allow {
@@ -872,12 +893,29 @@ impl Engine {
             }
             // Settle the fill: both positions move by the same lots, so their sum stays zero,
             // and the quote moves from buyer to seller exactly.
-            let (fee_maker, fee_taker) =
-                m.risk.as_ref().map_or((None, None), |r| {
-                    (Some(r.params.fee_ppm_maker), Some(r.params.fee_ppm_taker))
-                });
-            Self::settle_side(m, accounts, core.treasury, maker.account, maker.side, qty, maker.price, fee_maker);
-            Self::settle_side(m, accounts, core.treasury, t.account, t.side, qty, maker.price, fee_taker);
+            let (fee_maker, fee_taker) = m.risk.as_ref().map_or((None, None), |r| {
+                (Some(r.params.fee_ppm_maker), Some(r.params.fee_ppm_taker))
+            });
+            Self::settle_side(
+                m,
+                accounts,
+                core.treasury,
+                maker.account,
+                maker.side,
+                qty,
+                maker.price,
+                fee_maker,
+            );
+            Self::settle_side(
+                m,
+                accounts,
+                core.treasury,
+                t.account,
+                t.side,
+                qty,
+                maker.price,
+                fee_taker,
+            );
             Self::order_qty(accounts, &maker, -qty);
             if m.risk.is_some() && core.touched.len() < core.touched.capacity() {
                 core.touched.push(maker.account);
@@ -1039,7 +1077,10 @@ impl Engine {
             return Err(Reject::LevelsLimit);
         }
         if qty > o.qty_open || price != o.price {
-            let h = self.accounts.find(o.account, o.market).expect("invariant: record exists");
+            let h = self
+                .accounts
+                .find(o.account, o.market)
+                .expect("invariant: record exists");
             // The amended order replaces the old one: check the margin of the difference.
             let mut p = *self.accounts.get(h);
             match o.side {
@@ -1144,7 +1185,12 @@ impl Engine {
     }
 
     /// Cancels an account's resting orders (in one market or all) with a reason.
-    pub(crate) fn cancel_account_orders(&mut self, account: u32, market: Option<u16>, reason: CancelReason) {
+    pub(crate) fn cancel_account_orders(
+        &mut self,
+        account: u32,
+        market: Option<u16>,
+        reason: CancelReason,
+    ) {
         let mut slot = self.accounts.order_head[account as usize];
         while slot != NIL {
             let current = slot;
@@ -1218,7 +1264,10 @@ impl Engine {
             Side::Buy => p.order_qty_buy += delta,
             Side::Sell => p.order_qty_sell += delta,
         }
-        assert!(p.order_qty_buy >= 0 && p.order_qty_sell >= 0, "invariant: order totals ≥ 0");
+        assert!(
+            p.order_qty_buy >= 0 && p.order_qty_sell >= 0,
+            "invariant: order totals ≥ 0"
+        );
     }
 
     /// Settles one side of a fill: position size, quote balance, realized PnL and fee.
@@ -1245,7 +1294,9 @@ impl Engine {
         let dir = side.sign();
         let p = accounts.get_mut(h);
         let before = p.size;
-        let after = before.checked_add(dir * qty).expect("invariant: position limit holds");
+        let after = before
+            .checked_add(dir * qty)
+            .expect("invariant: position limit holds");
         p.size = after;
         m.open_interest += after.max(0) - before.max(0);
         if m.risk.is_none() {
@@ -1257,24 +1308,36 @@ impl Engine {
             .expect("invariant: order notionals fit (MarketSpec::validate)");
         let q0 = p.quote;
         let mut quote = i128::from(q0) - i128::from(dir * notional);
-        let closing = if before != 0 && before.signum() != dir { qty.min(before.abs()) } else { 0 };
+        let closing = if before != 0 && before.signum() != dir {
+            qty.min(before.abs())
+        } else {
+            0
+        };
         let mut realized = 0i128;
         if closing > 0 {
             // The share of the old balance that belonged to the closed lots, plus what closing
             // them paid or received.
             let share = i128::from(q0) * i128::from(closing) / i128::from(before.abs());
-            let proceeds = -i128::from(dir) * i128::from(price) * i128::from(closing) * i128::from(c);
+            let proceeds =
+                -i128::from(dir) * i128::from(price) * i128::from(closing) * i128::from(c);
             realized = share + proceeds;
             quote -= realized;
         }
         if after == 0 {
-            assert_eq!(quote, 0, "invariant: a flat position holds no quote balance");
+            assert_eq!(
+                quote, 0,
+                "invariant: a flat position holds no quote balance"
+            );
         }
         let realized = i64::try_from(realized).expect("invariant: realized PnL fits");
         p.quote = i64::try_from(quote).expect("invariant: quote balance fits");
         p.realized_pnl += realized;
         let fee = fee_ppm.map_or(0, |ppm| {
-            let rounding = if ppm >= 0 { Rounding::Ceil } else { Rounding::Floor };
+            let rounding = if ppm >= 0 {
+                Rounding::Ceil
+            } else {
+                Rounding::Floor
+            };
             mul_div_i64(notional, i64::from(ppm), Ppm::ONE, rounding).expect("invariant: fee fits")
         });
         treasury.fee_pool += fee;
@@ -1294,7 +1357,9 @@ impl Engine {
     /// After a command's fills in a margined market: refresh the triggers of every account
     /// that traded.
     pub(crate) fn after_fills(&mut self, taker: u32, market: u16) {
-        let margined = self.markets[usize::from(market)].as_ref().is_some_and(|m| m.risk.is_some());
+        let margined = self.markets[usize::from(market)]
+            .as_ref()
+            .is_some_and(|m| m.risk.is_some());
         if !margined {
             return;
         }

@@ -41,7 +41,11 @@ pub struct HeapMeta {
 
 impl HeapMeta {
     /// Not in any heap.
-    pub const NONE: Self = Self { place: NIL, price: 0, account: 0 };
+    pub const NONE: Self = Self {
+        place: NIL,
+        price: 0,
+        account: 0,
+    };
 }
 
 /// An indexed binary heap of `(price, account)` keys over `u32` handles whose bookkeeping
@@ -56,7 +60,10 @@ impl TriggerHeap {
     /// Creates an empty heap with room for `capacity` handles before it first grows.
     #[must_use]
     pub fn new(order: HeapOrder, capacity: usize) -> Self {
-        Self { order, heap: Vec::with_capacity(capacity) }
+        Self {
+            order,
+            heap: Vec::with_capacity(capacity),
+        }
     }
 
     /// Entries held.

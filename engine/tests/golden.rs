@@ -16,19 +16,32 @@ fn golden_scenarios_match() {
         .filter(|p| p.extension().is_some_and(|x| x == "scn"))
         .collect();
     files.sort();
-    assert!(files.len() >= 8, "expected the shipped scenarios, found {}", files.len());
+    assert!(
+        files.len() >= 8,
+        "expected the shipped scenarios, found {}",
+        files.len()
+    );
     let mut mismatches = Vec::new();
     for path in &files {
         let text = fs::read_to_string(path).expect("readable scenario");
         let (script, expected) = split_golden(&text);
         let outcome = run(script).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert!(outcome.failures.is_empty(), "{}: {:?}", path.display(), outcome.failures);
+        assert!(
+            outcome.failures.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            outcome.failures
+        );
         // Determinism: the same script gives the same transcript and state hash.
         let again = run(script).expect("ran once already");
         assert_eq!(again.transcript, outcome.transcript);
         assert_eq!(again.engine.state_hash(), outcome.engine.state_hash());
         if update {
-            let body = format!("{}{EXPECTED_MARKER}\n{}", script.trim_end_matches('\n').to_owned() + "\n", outcome.transcript);
+            let body = format!(
+                "{}{EXPECTED_MARKER}\n{}",
+                script.trim_end_matches('\n').to_owned() + "\n",
+                outcome.transcript
+            );
             fs::write(path, body).expect("writable scenario");
         } else if expected != Some(outcome.transcript.as_str()) {
             mismatches.push(format!(
