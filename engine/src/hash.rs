@@ -98,8 +98,8 @@ pub(crate) fn state_hash(engine: &Engine) -> u64 {
             h.bytes(format!("{:?}", risk.params).as_bytes());
             h.signed(risk.index.map_or(0, |p| p.0));
             h.signed(risk.mark.map_or(0, |p| p.0));
-            h.signed(risk.basis_e6);
-            h.word(u64::from(risk.basis_ready));
+            h.signed(i64::try_from(risk.basis.basis_subticks()).unwrap_or(i64::MAX));
+            h.word(risk.basis.samples());
             h.signed(i64::try_from(risk.premium_sum_ppb).unwrap_or(i64::MAX));
             h.word(u64::from(risk.premium_samples));
             h.signed(risk.funding_rate_ppb);

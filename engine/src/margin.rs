@@ -34,6 +34,7 @@ use crate::risk_params::RiskParams;
 use crate::state::{Engine, Market};
 use crate::trigger::{HeapOrder, TriggerHeap};
 use cascade_risk::liquidation::{bankruptcy_price, liquidation_price, IsolatedPosition};
+use cascade_risk::mark::BasisEma;
 use cascade_risk::num::{div_round, Rounding};
 use cascade_risk::{PositionSize, Price, Quote};
 
@@ -46,10 +47,8 @@ pub struct MarketRisk {
     pub index: Option<Price>,
     /// Mark price.
     pub mark: Option<Price>,
-    /// Smoothed basis (book mid − index) in ticks × 1e6.
-    pub basis_e6: i64,
-    /// Whether `basis_e6` has a first sample.
-    pub basis_ready: bool,
+    /// Smoothed basis (book mid − index).
+    pub basis: BasisEma,
     /// Sum of premium samples since the last funding, in parts per billion.
     pub premium_sum_ppb: i128,
     /// Number of premium samples since the last funding.
@@ -70,8 +69,7 @@ impl MarketRisk {
             params,
             index: None,
             mark: None,
-            basis_e6: 0,
-            basis_ready: false,
+            basis: BasisEma::new(),
             premium_sum_ppb: 0,
             premium_samples: 0,
             funding_rate_ppb: 0,

@@ -23,32 +23,15 @@ use crate::market::MarketId;
 use crate::reject::Reject;
 use crate::risk_params::{FundingNotional, MarkSource};
 use crate::state::{Engine, Market};
+use cascade_risk::funding::{funding_payment, funding_rate, FundingRate};
+use cascade_risk::mark::{clamp_band, mark_price, MarkInputs};
 use cascade_risk::num::{div_round, Rounding};
-use cascade_risk::{Price, Quote};
+use cascade_risk::{PositionSize, Ppm, Price, Quote};
 
 const PPB: i128 = 1_000_000_000;
 
-fn median3(a: i64, b: i64, c: i64) -> i64 {
-    a.max(b).min(a.min(b).max(c))
-}
-
-/// Median of the available inputs: 3 → median, 2 → midpoint (down), 1 → itself.
-fn median_of(values: &[Option<i64>]) -> Option<i64> {
-    let mut v = [0i64; 3];
-    let mut n = 0;
-    for x in values.iter().flatten() {
-        v[n] = *x;
-        n += 1;
-    }
-    match n {
-        0 => None,
-        1 => Some(v[0]),
-        2 => Some(v[0] + (v[1] - v[0]).div_euclid(2)),
-        _ => Some(median3(v[0], v[1], v[2])),
-    }
-}
-
-/// Average fill price (ticks × 1e9) of `notional` quantums taken from one side of the book,
+/// Average fill price (ticks × 1e9) — kept here rather than the risk crate's `impact_price`
+/// because it walks the book in place (no copy of the levels) and keeps 1e-9 tick precision; of `notional` quantums taken from one side of the book,
 /// or `None` when the side is too thin.
 fn impact_price_e9(m: &Market, side: Side, notional: i64) -> Option<i128> {
     let c = i128::from(m.spec.quote_per_tick_lot);
@@ -115,57 +98,36 @@ impl Engine {
             return Ok(());
         };
         let idx = i128::from(index.0);
-        // Smoothed basis: ema += (sample − ema) × weight, in ticks × 1e6.
+        // Smoothed basis and the median-of-three mark: the risk crate's functions.
         if let (Some(b), Some(a)) = (bid, ask) {
-            let sample = (i128::from(b) + i128::from(a)) * 500_000 - idx * 1_000_000;
-            let sample = i64::try_from(sample).expect("invariant: prices ≤ price_max");
-            if risk.basis_ready {
-                let w = i128::from(risk.params.mark_basis_ppm);
-                let step = div_round(
-                    i128::from(sample - risk.basis_e6) * w,
-                    1_000_000,
-                    Rounding::Floor,
-                )
-                .expect("invariant: constant divisor");
-                risk.basis_e6 += i64::try_from(step).expect("invariant: |step| ≤ |sample − ema|");
-            } else {
-                risk.basis_e6 = sample;
-                risk.basis_ready = true;
+            let alpha = Ppm(i32::try_from(risk.params.mark_basis_ppm.max(1)).unwrap_or(1_000_000));
+            if let Ok(next) = risk.basis.updated(index, Price(b), Price(a), alpha) {
+                risk.basis = next;
             }
         }
-        let basis =
-            div_round(i128::from(risk.basis_e6), 1_000_000, Rounding::Floor).expect("constant");
-        let p1 = i64::try_from(idx + basis)
-            .unwrap_or(index.0)
-            .clamp(1, price_max);
-        let p2 = median_of(&[bid, ask, last]).filter(|_| bid.is_some() || ask.is_some());
-        let raw = match risk.params.mark_source {
+        let previous = risk.mark;
+        let clamp = (risk.params.mark_clamp_ppm > 0)
+            .then(|| Ppm(i32::try_from(risk.params.mark_clamp_ppm).unwrap_or(999_999)));
+        let mark = match risk.params.mark_source {
             MarkSource::Median => {
-                median_of(&[Some(p1), p2, external.map(|p| p.0)]).unwrap_or(index.0)
+                let inputs = MarkInputs {
+                    index,
+                    basis_subticks: risk.basis.basis_subticks(),
+                    best_bid: bid.map(Price),
+                    best_ask: ask.map(Price),
+                    last_trade: last.map(Price),
+                    external_mark: external,
+                };
+                mark_price(&inputs, previous, clamp).map_or(index.0, |p| p.0)
             }
-            MarkSource::Index => index.0,
-        };
-        let mut mark = raw.clamp(1, price_max);
-        if let (Some(prev), true) = (risk.mark, risk.params.mark_clamp_ppm > 0) {
-            let k = i128::from(risk.params.mark_clamp_ppm);
-            let lo = div_round(
-                i128::from(prev.0) * (1_000_000 - k),
-                1_000_000,
-                Rounding::Ceil,
-            )
-            .expect("constant");
-            let hi = div_round(
-                i128::from(prev.0) * (1_000_000 + k),
-                1_000_000,
-                Rounding::Floor,
-            )
-            .expect("constant");
-            let (lo, hi) = (
-                i64::try_from(lo).unwrap_or(1),
-                i64::try_from(hi).unwrap_or(price_max),
-            );
-            mark = mark.clamp(lo.max(1), hi.min(price_max));
+            MarkSource::Index => match (previous, clamp) {
+                (Some(prev), Some(k)) => {
+                    clamp_band(prev, k).map_or(index.0, |(lo, hi)| index.0.clamp(lo.0, hi.0))
+                }
+                _ => index.0,
+            },
         }
+        .clamp(1, price_max);
         // Premium sample, in parts per billion of the index.
         let above = impact_bid.map_or(0, |b| (b - idx * PPB).max(0));
         let below = impact_ask.map_or(0, |a| (idx * PPB - a).max(0));
@@ -221,7 +183,7 @@ impl Engine {
             .get_mut(usize::from(market.0))
             .and_then(Option::as_mut)
             .ok_or(Reject::UnknownMarket)?;
-        let c = i128::from(m.spec.quote_per_tick_lot);
+        let m_c = m.spec.quote_per_tick_lot;
         let risk = m.risk.as_mut().ok_or(Reject::InvalidRiskParams)?;
         let index = risk.index.ok_or(Reject::NoMarkPrice)?;
         let mark = risk.mark.ok_or(Reject::NoMarkPrice)?;
@@ -236,11 +198,11 @@ impl Engine {
             )
             .expect("samples > 0")
         };
-        let clamp = i128::from(p.funding_clamp_ppb);
-        let cap = i128::from(p.funding_cap_ppb);
-        let rate = (premium + (i128::from(p.funding_interest_ppb) - premium).clamp(-clamp, clamp))
-            .clamp(-cap, cap);
-        let rate = i64::try_from(rate).expect("clamped to the cap");
+        let premium = FundingRate(i64::try_from(premium).unwrap_or(0));
+        let interest = FundingRate(p.funding_interest_ppb);
+        let rate = funding_rate(premium, interest, FundingRate(p.funding_clamp_ppb))
+            .map_or(0, |r| r.get())
+            .clamp(-p.funding_cap_ppb, p.funding_cap_ppb);
         let price = match p.funding_notional {
             FundingNotional::Index => index.0,
             FundingNotional::Mark => mark.0,
@@ -255,25 +217,16 @@ impl Engine {
             if pos.market != market.0 || pos.size == 0 || rate == 0 {
                 continue;
             }
-            // Longs pay a positive rate: the amount is size × price × rate.
-            let owed = i128::from(pos.size) * i128::from(price) * c * i128::from(rate);
-            let pays = owed > 0;
-            let amount = div_round(
-                owed.abs(),
-                PPB,
-                if pays {
-                    Rounding::Ceil
-                } else {
-                    Rounding::Floor
-                },
-            )
-            .expect("constant divisor");
-            let amount = i64::try_from(amount).expect("invariant: funding ≤ notional × cap");
-            let delta = if pays { -amount } else { amount };
-            if pays {
-                paid += i128::from(amount);
+            // Longs pay a positive rate; each balance change rounds down, so payers pay up
+            // and receivers get down.
+            let delta =
+                funding_payment(PositionSize(pos.size), Price(price), m_c, FundingRate(rate))
+                    .expect("invariant: funding ≤ notional × cap fits")
+                    .0;
+            if delta < 0 {
+                paid -= i128::from(delta);
             } else {
-                received += i128::from(amount);
+                received += i128::from(delta);
             }
             let h32 = u32::try_from(h).expect("handles fit u32");
             let account = pos.account;
