@@ -95,8 +95,9 @@ impl Engine {
         while i < self.cooldowns.len() && *budget > 0 {
             let h = self.cooldowns[i];
             let p = *self.accounts.get(h);
-            let deep = self.is_deep(h);
-            if p.size != 0 && now < p.cooldown_until_ns && !deep {
+            // A deep account goes to the backstop without waiting, when the vault would take it.
+            let early = self.is_deep(h) && self.backstop_would_take(h);
+            if p.size != 0 && now < p.cooldown_until_ns && !early {
                 i += 1;
                 continue;
             }
@@ -126,6 +127,19 @@ impl Engine {
         }
     }
 
+    /// Whether the backstop vault would take this position over now.
+    fn backstop_would_take(&self, h: u32) -> bool {
+        let p = self.accounts.get(h);
+        let Some(vault) = self.backstop.filter(|v| *v != p.account) else {
+            return false;
+        };
+        let Some(vh) = self.accounts.find(vault, p.market) else {
+            // No record yet: a fresh, flat vault position.
+            return self.accounts.has_room();
+        };
+        self.vault_stays_healthy(vh, p.size, self.bankruptcy(h))
+    }
+
     /// Equity below the backstop fraction of maintenance margin (with a vault to take over).
     fn is_deep(&self, h: u32) -> bool {
         let p = self.accounts.get(h);
@@ -146,13 +160,10 @@ impl Engine {
     /// Runs the waterfall for one position.
     fn liquidate(&mut self, h: u32) {
         let p = *self.accounts.get(h);
-        let Some((m, mark)) = Self::marked(&self.markets, p.market) else {
+        let (account, market) = (p.account, p.market);
+        let Some((_, mark)) = Self::marked(&self.markets, market) else {
             return;
         };
-        let risk = m.risk.as_ref().expect("marked");
-        let params = risk.params.clone();
-        let c = m.spec.quote_per_tick_lot;
-        let (account, market) = (p.account, p.market);
         let pool = self.pool_health(h);
         if !pool.liquidatable() {
             // The trigger was stale (another input moved): refile it and move on.
@@ -167,24 +178,59 @@ impl Engine {
             }
             return;
         }
+        // A cross account is liquidated starting from its biggest loser, whichever position's
+        // trigger fired: that position's bankruptcy price (the others at their marks) lies on
+        // the losing side of its mark, so ADL counterparties pay for the loss that caused it.
+        let target = if p.mode == MarginMode::Cross {
+            self.worst_cross_position(account).unwrap_or(h)
+        } else {
+            h
+        };
+        let tp = *self.accounts.get(target);
+        let (tm, tmark) = Self::marked(&self.markets, tp.market).unwrap_or((
+            self.markets[usize::from(market)].as_ref().expect("exists"),
+            mark,
+        ));
+        let params = tm.risk.as_ref().expect("marked").params.clone();
+        let c = tm.spec.quote_per_tick_lot;
         self.events.push(Event::LiquidationStarted {
             account: AccountId(account),
-            market: MarketId(market),
+            market: MarketId(tp.market),
             equity: to_quote(pool.equity),
             maintenance: to_quote(pool.maintenance),
-            mark: Price(mark),
+            mark: Price(tmark),
         });
-        let size0 = p.size.abs();
+        let size0 = tp.size.abs();
         let mut out = Outcome {
             stage: stage::CANCEL,
             ..Outcome::default()
         };
         let only = (p.mode == MarginMode::Isolated).then_some(market);
         self.cancel_account_orders(account, only, CancelReason::Liquidation);
-        if self.pool_health(h).liquidatable() {
-            self.waterfall(h, mark, c, &params, &mut out);
+        if self.pool_health(target).liquidatable() {
+            self.waterfall(target, tmark, c, &params, &mut out);
         }
-        self.finish(h, size0, &mut out);
+        self.finish(target, size0, &mut out);
+    }
+
+    /// The account's cross position with the lowest value at its mark (ties: lowest market
+    /// id), among marked markets.
+    fn worst_cross_position(&self, account: u32) -> Option<u32> {
+        let mut best: Option<(i128, u16, u32)> = None;
+        for h in self.accounts.positions_of(account) {
+            let p = self.accounts.get(h);
+            if p.size == 0 || p.mode != MarginMode::Cross {
+                continue;
+            }
+            let Some((m, mark)) = Self::marked(&self.markets, p.market) else {
+                continue;
+            };
+            let v = value(p, mark, m.spec.quote_per_tick_lot);
+            if best.is_none_or(|(bv, bm, _)| (v, p.market) < (bv, bm)) {
+                best = Some((v, p.market, h));
+            }
+        }
+        best.map(|(_, _, h)| h)
     }
 
     fn waterfall(
@@ -528,6 +574,15 @@ impl Engine {
     /// (`adl_score`, `sort_queue`, `allocate_queue`, `allocate_pro_rata`).
     fn deleverage(&mut self, h: u32, bankrupt: i64, mark: i64, c: i64, policy: AdlPolicy) -> i128 {
         let p = *self.accounts.get(h);
+        // Never outside the market's price band around the mark: when an account's deficit
+        // is larger than this position could recover at any sane price (its loss was realized
+        // elsewhere), counterparties here give up at most the band and the rest is bad debt.
+        let bankrupt = {
+            let m = self.markets[usize::from(p.market)]
+                .as_ref()
+                .expect("exists");
+            bankrupt.clamp(m.band_low, m.band_high)
+        };
         self.rank_candidates(h, mark, c);
         let weights: Vec<i64> = self
             .adl_scratch
@@ -686,7 +741,11 @@ impl Engine {
             };
             // Nothing more can be done now: wait a cooldown rather than retry every command.
             if self.cooldowns.len() < self.cooldowns.capacity() {
-                let until = self.last_ts_ns().saturating_add(1_000_000_000);
+                let wait = self.markets[usize::from(p.market)]
+                    .as_ref()
+                    .and_then(|m| m.risk.as_ref())
+                    .map_or(1, |r| r.params.cooldown_ns.max(1));
+                let until = self.last_ts_ns().saturating_add(wait);
                 self.start_cooldown(h, until);
             }
         }

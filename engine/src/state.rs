@@ -893,8 +893,16 @@ impl Engine {
             }
             // Settle the fill: both positions move by the same lots, so their sum stays zero,
             // and the quote moves from buyer to seller exactly.
+            // A liquidation order pays the liquidation fee instead of the taker fee (so a fill at
+            // the bankruptcy price leaves exactly zero), and its makers get no rebate, which
+            // no taker fee would fund.
+            let liquidation = t.id & LIQUIDATION_ORDER_BIT != 0;
             let (fee_maker, fee_taker) = m.risk.as_ref().map_or((None, None), |r| {
-                (Some(r.params.fee_ppm_maker), Some(r.params.fee_ppm_taker))
+                if liquidation {
+                    (Some(r.params.fee_ppm_maker.max(0)), None)
+                } else {
+                    (Some(r.params.fee_ppm_maker), Some(r.params.fee_ppm_taker))
+                }
             });
             Self::settle_side(
                 m,
