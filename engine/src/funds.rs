@@ -248,7 +248,10 @@ impl Engine {
         }
         match m.risk.as_mut() {
             Some(r) => r.params = params.clone(),
-            None => m.risk = Some(MarketRisk::new(params.clone(), capacity)),
+            None => {
+                m.risk = Some(MarketRisk::new(params.clone(), capacity));
+                self.margined += 1;
+            }
         }
         self.events.push(Event::RiskParamsSet { market });
         // New tiers move every trigger in the market.

@@ -49,7 +49,7 @@ impl Limits {
     pub const DEFAULT: Self = Self {
         markets_max: 16,
         accounts_max: 100_000,
-        orders_max: 1 << 21,
+        orders_max: 1 << 20,
         orders_per_account_max: 100_000,
         levels_per_side_max: 1 << 16,
         fills_per_taker_max: 10_000,

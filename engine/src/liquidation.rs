@@ -59,6 +59,9 @@ struct Outcome {
 impl Engine {
     /// Starts the liquidations that are due, up to the per-command limit.
     pub(crate) fn run_liquidations(&mut self) {
+        if self.margined == 0 {
+            return;
+        }
         let mut budget = self.limits().liquidations_per_command_max;
         self.run_cooldowns(&mut budget);
         for mi in 0..self.markets.len() {

@@ -126,6 +126,8 @@ pub struct Engine {
     pub(crate) cooldowns: Vec<u32>,
     /// Scratch for ranking auto-deleverage candidates: (score, account, handle).
     pub(crate) adl_scratch: Vec<(i128, u32, u32)>,
+    /// Markets with risk parameters: with none, commands skip the liquidation scan.
+    pub(crate) margined: u16,
 }
 
 /// Order ids of the engine's liquidation orders have this bit set; client order ids (sequence
@@ -174,6 +176,7 @@ impl Engine {
             touched: Vec::with_capacity(limits.fills_per_taker_max as usize + 8),
             cooldowns: Vec::with_capacity(limits.cooldowns_max as usize),
             adl_scratch: Vec::new(),
+            margined: 0,
         }
     }
 
@@ -653,7 +656,8 @@ impl Engine {
         let leverage = self
             .market(o.market)
             .map_or(1, crate::margin::default_leverage);
-        self.accounts
+        let handle = self
+            .accounts
             .find_or_create(o.account.0, o.market.0, leverage)
             .expect("invariant: room checked in plan");
         self.events.push(Event::Accepted {
@@ -711,7 +715,7 @@ impl Engine {
                     .alloc(slot)
                     .expect("invariant: room checked in plan");
                 self.link_account(index);
-                self.rest(index);
+                self.rest_with(index, handle);
             }
             _ => self.events.push(Event::Cancelled {
                 order_id: OrderId(seq),
@@ -726,12 +730,22 @@ impl Engine {
     /// Links an allocated, unlinked slot into its book and emits `Rested` and `BookLevel`.
     fn rest(&mut self, index: u32) {
         let o = *self.orders.get(index);
+        let handle = self
+            .accounts
+            .find(o.account, o.market)
+            .expect("invariant: accounts with orders have a position record");
+        self.rest_with(index, handle);
+    }
+
+    /// As [`Engine::rest`], with the order's position record already at hand.
+    fn rest_with(&mut self, index: u32, handle: u32) {
+        let o = *self.orders.get(index);
         let m = self.markets[usize::from(o.market)]
             .as_mut()
             .expect("invariant: market exists");
         let level = m.book.push_back(&mut self.orders, index);
         let level = *m.book.level(level);
-        Self::order_qty(&mut self.accounts, &o, o.qty_open);
+        Self::order_qty_at(&mut self.accounts, handle, o.side, o.qty_open);
         self.events.push(Event::Rested {
             order_id: OrderId(o.id),
             account: AccountId(o.account),
@@ -1267,8 +1281,14 @@ impl Engine {
         let h = accounts
             .find(o.account, o.market)
             .expect("invariant: accounts with orders have a position record");
+        Self::order_qty_at(accounts, h, o.side, delta);
+    }
+
+    /// As [`Engine::order_qty`] for a known position record.
+    #[inline]
+    pub(crate) fn order_qty_at(accounts: &mut Accounts, h: u32, side: Side, delta: i64) {
         let p = accounts.get_mut(h);
-        match o.side {
+        match side {
             Side::Buy => p.order_qty_buy += delta,
             Side::Sell => p.order_qty_sell += delta,
         }

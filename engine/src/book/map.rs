@@ -4,14 +4,21 @@
 //! cannot leak into results. It is sized once and never grows, so inserting never allocates.
 //!
 //! # Layout
-//! Linear probing over a power-of-two table at most half full; key 0 marks an empty bucket.
-//! Deletion shifts the following cluster back (no tombstones), so probe lengths stay short
-//! under the endless insert/delete churn of an order book.
+//! Linear probing over a power-of-two table at most half full; key `u64::MAX` marks an empty
+//! bucket. Deletion shifts the following cluster back (no tombstones), so probe lengths stay
+//! short under the endless insert/delete churn of an order book.
+//!
+//! The home bucket is the key itself, masked. Order ids are sequence numbers and level keys
+//! are prices, so the live keys of a book are mostly neighbours: identity placement puts them
+//! on neighbouring cache lines, where a mixing hash would scatter them over the whole table
+//! (measured: the first bucket load was the hottest instruction of the matching loop).
+//! The table is filled with the empty marker at construction, which also faults its pages in
+//! before the first command instead of during one.
 //!
 //! # Complexity
 //! Expected O(1) for get, insert and remove at load ≤ 1/2.
 
-const EMPTY: u64 = 0;
+const EMPTY: u64 = u64::MAX;
 
 /// Fixed-capacity `u64 → u32` map.
 #[derive(Clone, Debug)]
@@ -19,7 +26,6 @@ pub struct U64Map {
     keys: Vec<u64>,
     values: Vec<u32>,
     mask: usize,
-    shift: u32,
     len: usize,
     capacity: usize,
 }
@@ -33,7 +39,6 @@ impl U64Map {
             keys: vec![EMPTY; buckets],
             values: vec![0; buckets],
             mask: buckets - 1,
-            shift: 64 - buckets.trailing_zeros(),
             len: 0,
             capacity,
         }
@@ -59,9 +64,8 @@ impl U64Map {
 
     #[inline]
     fn home(&self, key: u64) -> usize {
-        // Fibonacci hashing: sequential ids and prices spread over the table.
-        let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift;
-        usize::try_from(h).expect("invariant: shift leaves at most log2(buckets) bits")
+        // Identity placement (see the module docs); the mask keeps it in the table.
+        (key as usize) & self.mask
     }
 
     /// Returns the value for `key`.
@@ -86,7 +90,7 @@ impl U64Map {
     /// the map is full.
     #[inline]
     pub fn insert(&mut self, key: u64, value: u32) -> bool {
-        assert_ne!(key, EMPTY, "invariant: map keys are non-zero");
+        assert_ne!(key, EMPTY, "invariant: map keys are below u64::MAX");
         if self.len >= self.capacity {
             return false;
         }

@@ -98,7 +98,10 @@ impl OrderSlot {
 /// The slab of all resting orders across all markets.
 #[derive(Clone, Debug)]
 pub struct Orders {
+    /// Every slot, allocated and written at construction (so no page faults mid-command).
     slots: Vec<OrderSlot>,
+    /// Slots below this index have been used at least once.
+    high_water: u32,
     free: Vec<u32>,
     index: U64Map,
     capacity: u32,
@@ -110,7 +113,8 @@ impl Orders {
     pub fn with_capacity(capacity: u32) -> Self {
         let n = capacity as usize;
         Self {
-            slots: Vec::with_capacity(n),
+            slots: vec![OrderSlot::FREE; n],
+            high_water: 0,
             free: Vec::with_capacity(n),
             index: U64Map::with_capacity(n),
             capacity,
@@ -148,15 +152,13 @@ impl Orders {
             "invariant: order ids are sequence numbers above 0"
         );
         let index = if let Some(i) = self.free.pop() {
-            self.slots[i as usize] = slot;
             i
         } else {
-            let i = u32::try_from(self.slots.len()).expect("invariant: capacity ≤ SLOT_MAX");
-            // Capacity was reserved up front, so this push never reallocates.
-            debug_assert!(self.slots.len() < self.slots.capacity());
-            self.slots.push(slot);
+            let i = self.high_water;
+            self.high_water += 1;
             i
         };
+        self.slots[index as usize] = slot;
         let fresh = self.index.insert(slot.id, index);
         assert!(fresh, "invariant: order id {} is unique", slot.id);
         Some(index)
@@ -201,6 +203,6 @@ impl Orders {
     /// Every slot ever used, free ones with id 0. For audits and hashing.
     #[must_use]
     pub fn slots(&self) -> &[OrderSlot] {
-        &self.slots
+        &self.slots[..self.high_water as usize]
     }
 }
