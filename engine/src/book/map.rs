@@ -72,7 +72,10 @@ impl U64Map {
     #[inline]
     #[must_use]
     pub fn get(&self, key: u64) -> Option<u32> {
-        debug_assert_ne!(key, EMPTY);
+        if key == EMPTY {
+            // Never stored (insert refuses it): an input id of u64::MAX is simply unknown.
+            return None;
+        }
         let mut i = self.home(key);
         loop {
             let k = self.keys[i];
