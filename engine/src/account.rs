@@ -109,6 +109,12 @@ pub struct Accounts {
     pub(crate) positions: Vec<Position>,
     /// Trigger-heap bookkeeping, parallel to `positions`.
     pub(crate) heap_meta: Vec<HeapMeta>,
+    /// Non-flat cross positions per account.
+    cross_open: Vec<u8>,
+    /// Accounts with two or more non-flat cross positions (their triggers depend on several
+    /// marks), in no particular order; `multi_at[a]` is `a`'s index here or `NIL`.
+    multi: Vec<u32>,
+    multi_at: Vec<u32>,
     positions_max: usize,
 }
 
@@ -126,6 +132,9 @@ impl Accounts {
             flags: vec![0; n],
             positions: Vec::with_capacity(p),
             heap_meta: Vec::with_capacity(p),
+            cross_open: vec![0; n],
+            multi: Vec::with_capacity(n),
+            multi_at: vec![NIL; n],
             positions_max: p,
         }
     }
@@ -239,6 +248,41 @@ impl Accounts {
     #[must_use]
     pub fn collateral(&self, account: u32) -> i64 {
         self.collateral[account as usize]
+    }
+
+    /// Notes that a cross position of `account` went from flat to open (`+1`) or back (`-1`),
+    /// keeping the list of multi-position accounts.
+    pub(crate) fn cross_open_changed(&mut self, account: u32, delta: i8) {
+        let a = account as usize;
+        let before = self.cross_open[a];
+        let after = before
+            .checked_add_signed(delta)
+            .expect("invariant: count ≥ 0 and ≤ markets");
+        self.cross_open[a] = after;
+        if before < 2 && after >= 2 {
+            self.multi_at[a] = u32::try_from(self.multi.len()).expect("≤ accounts_max");
+            self.multi.push(account);
+        } else if before >= 2 && after < 2 {
+            let at = self.multi_at[a] as usize;
+            self.multi.swap_remove(at);
+            if let Some(moved) = self.multi.get(at).copied() {
+                self.multi_at[moved as usize] = u32::try_from(at).expect("fits");
+            }
+            self.multi_at[a] = NIL;
+        }
+    }
+
+    /// Non-flat cross positions the account is counted with.
+    #[must_use]
+    pub fn cross_open(&self, account: u32) -> u8 {
+        self.cross_open[account as usize]
+    }
+
+    /// Accounts with cross positions in two or more markets (unordered; callers that act on
+    /// them in turn must not depend on this order for anything but commutative work).
+    #[must_use]
+    pub fn multi_position_accounts(&self) -> &[u32] {
+        &self.multi
     }
 
     /// Flags of an account.

@@ -120,6 +120,34 @@ fn check_position_records(engine: &Engine) -> Result<(), String> {
         }
     }
     ensure!(listed == n, "position lists hold {listed} of {n} records");
+    let mut multi = 0usize;
+    for a in 0..accounts.len() {
+        let a32 = u32::try_from(a).map_err(|e| e.to_string())?;
+        let open = accounts
+            .positions_of(a32)
+            .filter(|h| {
+                let p = accounts.get(*h);
+                p.size != 0 && p.mode == crate::account::MarginMode::Cross
+            })
+            .count();
+        ensure!(
+            usize::from(accounts.cross_open(a32)) == open,
+            "account {a} cross count is stale"
+        );
+        multi += usize::from(open >= 2);
+    }
+    let listed_multi = accounts.multi_position_accounts();
+    ensure!(
+        listed_multi.len() == multi,
+        "multi-position list holds {} of {multi}",
+        listed_multi.len()
+    );
+    for a in listed_multi {
+        ensure!(
+            accounts.cross_open(*a) >= 2,
+            "account {a} listed as multi-position"
+        );
+    }
     Ok(())
 }
 

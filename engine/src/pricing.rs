@@ -147,26 +147,20 @@ impl Engine {
     }
 
     /// Accounts with cross positions in this and another market have triggers that depend on
-    /// this mark: recompute them.
+    /// this mark: recompute them. O(multi-market accounts), not O(accounts). The list's order
+    /// does not matter: recomputing a trigger reads state and files it, independently per
+    /// account.
     fn refresh_multi_market_accounts(&mut self, market: u16) {
         let mut i = 0;
-        let n = self.accounts.all_positions().len();
-        while i < n {
-            let p = self.accounts.all_positions()[i];
+        while i < self.accounts.multi_position_accounts().len() {
+            let account = self.accounts.multi_position_accounts()[i];
             i += 1;
-            if p.market != market || p.size == 0 || p.mode != MarginMode::Cross {
-                continue;
-            }
-            let others = self
-                .accounts
-                .positions_of(p.account)
-                .filter(|h| {
-                    let o = self.accounts.get(*h);
-                    o.market != market && o.size != 0 && o.mode == MarginMode::Cross
-                })
-                .count();
-            if others > 0 {
-                self.refresh_account(p.account);
+            let here = self.accounts.find(account, market).is_some_and(|h| {
+                let p = self.accounts.get(h);
+                p.size != 0 && p.mode == MarginMode::Cross
+            });
+            if here {
+                self.refresh_account(account);
             }
         }
     }

@@ -1326,7 +1326,12 @@ impl Engine {
             .checked_add(dir * qty)
             .expect("invariant: position limit holds");
         p.size = after;
+        let cross = p.mode == MarginMode::Cross;
         m.open_interest += after.max(0) - before.max(0);
+        if cross && (before == 0) != (after == 0) {
+            accounts.cross_open_changed(account, if after == 0 { -1 } else { 1 });
+        }
+        let p = accounts.get_mut(h);
         if m.risk.is_none() {
             // A matching-only market moves no money.
             return;

@@ -207,27 +207,24 @@ fn run(seed: u64, steps: usize) -> (u64, Vec<Event>, usize) {
     let mut log = Vec::new();
     let mut liquidations = 0usize;
     let mut index = [1_000i64, 650_000i64];
-    let apply = |engine: &mut Engine,
-                 seq: &mut u64,
-                 cmd: Command,
-                 log: &mut Vec<Event>|
-     -> Vec<Event> {
-        *seq += 1;
-        let events = engine
-            .apply(&Sequenced {
-                seq: *seq,
-                ts_ns: *seq * 1_000,
-                command: cmd.clone(),
-            })
-            .to_vec();
-        if let Err(e) = engine.audit() {
-            panic!(
+    let apply =
+        |engine: &mut Engine, seq: &mut u64, cmd: Command, log: &mut Vec<Event>| -> Vec<Event> {
+            *seq += 1;
+            let events = engine
+                .apply(&Sequenced {
+                    seq: *seq,
+                    ts_ns: *seq * 1_000,
+                    command: cmd.clone(),
+                })
+                .to_vec();
+            if let Err(e) = engine.audit() {
+                panic!(
                 "SEED={seed}: invariant broken after seq {seq} ({cmd:?}): {e}\nevents: {events:?}"
             );
-        }
-        log.extend_from_slice(&events);
-        events
-    };
+            }
+            log.extend_from_slice(&events);
+            events
+        };
     for cmd in setup {
         apply(&mut engine, &mut seq, cmd, &mut log);
     }
