@@ -765,3 +765,46 @@ impl Engine {
         });
     }
 }
+
+impl Engine {
+    /// The ADL indicator of a position: 1 to 5 lights, 5 for the top 20% of its side's queue
+    /// (BitMEX's lights, Binance's quantile), ranked as auto-deleveraging would rank it now.
+    /// `None` for a flat position or an unmarked market.
+    ///
+    /// # Complexity
+    /// O(positions in the market): computed on request, never on the hot path.
+    #[must_use]
+    pub fn adl_indicator(&self, account: AccountId, market: MarketId) -> Option<u8> {
+        if account.0 >= self.limits().accounts_max {
+            return None;
+        }
+        let h = self.accounts.find(account.0, market.0)?;
+        let p = self.accounts.get(h);
+        let (m, mark) = Self::marked(&self.markets, market.0)?;
+        if p.size == 0 {
+            return None;
+        }
+        let c = m.spec.quote_per_tick_lot;
+        let mine = AdlCandidate {
+            account: account.0,
+            score: AdlScore(self.adl_score_of(h, mark, c)),
+        };
+        let mut ahead = 0usize;
+        let mut count = 0usize;
+        for (i, q) in self.accounts.all_positions().iter().enumerate() {
+            if q.market != market.0 || q.size == 0 || q.size.signum() != p.size.signum() {
+                continue;
+            }
+            count += 1;
+            let qh = u32::try_from(i).expect("handles fit u32");
+            let other = AdlCandidate {
+                account: q.account,
+                score: AdlScore(self.adl_score_of(qh, mark, c)),
+            };
+            if cascade_risk::adl::queue_order(&other, &mine) == core::cmp::Ordering::Less {
+                ahead += 1;
+            }
+        }
+        cascade_risk::adl::indicator_lights(ahead, count).ok()
+    }
+}

@@ -341,9 +341,12 @@ pub fn account_summary(
         } else {
             "isolated"
         };
+        let lights = engine
+            .adl_indicator(crate::AccountId(account), MarketId(p.market))
+            .map_or_else(|| "-".to_owned(), |l| l.to_string());
         let _ = writeln!(
             out,
-            "  {} {} size={} quote={} isolated_margin={} leverage={}x realized={} funding={}",
+            "  {} {} size={} quote={} isolated_margin={} leverage={}x realized={} funding={} adl_lights={}",
             symbol(engine, MarketId(p.market)),
             mode,
             p.size,
@@ -351,7 +354,8 @@ pub fn account_summary(
             p.isolated_margin,
             p.leverage,
             p.realized_pnl,
-            p.funding_pnl
+            p.funding_pnl,
+            lights
         );
     }
     out
