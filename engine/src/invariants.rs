@@ -238,6 +238,47 @@ fn check_book(engine: &Engine, m: &Market) -> Result<usize, String> {
             total += check_level(engine, m, level_idx)?;
         }
     }
+    for side in [Side::Buy, Side::Sell] {
+        // The full index, dormant levels included: strictly sorted, dormant ones empty, the
+        // best one active, and the active count right.
+        let mut previous: Option<i64> = None;
+        let mut active = 0usize;
+        for (i, l) in m.book.indexed_slots(side).enumerate() {
+            let level = m.book.level(l);
+            if let Some(p) = previous {
+                let better = match side {
+                    Side::Buy => p > level.price,
+                    Side::Sell => p < level.price,
+                };
+                ensure!(
+                    better,
+                    "market {id} {side:?} index out of order at {}",
+                    level.price
+                );
+            }
+            previous = Some(level.price);
+            ensure!(
+                m.book.find_level(side, level.price) == Some(l),
+                "level {} not indexed",
+                level.price
+            );
+            if level.count == 0 {
+                ensure!(i > 0, "market {id} {side:?}: the best level is dormant");
+                ensure!(
+                    level.qty_total == 0 && level.head == NIL && level.tail == NIL,
+                    "dormant level {} holds orders",
+                    level.price
+                );
+            } else {
+                active += 1;
+            }
+        }
+        ensure!(
+            active == m.book.depth(side),
+            "market {id} {side:?} active count {} != {active}",
+            m.book.depth(side)
+        );
+    }
     if let (Some(bid), Some(ask)) = (m.book.best_price(Side::Buy), m.book.best_price(Side::Sell)) {
         ensure!(
             bid < ask,

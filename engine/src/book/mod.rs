@@ -38,6 +38,8 @@ struct SideIndex {
     keys: Vec<i64>,
     /// Level slot for each key.
     levels: Vec<u32>,
+    /// Levels with orders (the rest are dormant).
+    active: usize,
 }
 
 impl SideIndex {
@@ -45,6 +47,7 @@ impl SideIndex {
         Self {
             keys: Vec::with_capacity(n),
             levels: Vec::with_capacity(n),
+            active: 0,
         }
     }
 }
@@ -115,30 +118,40 @@ impl Book {
         self.level_index.get(level_key(side, price))
     }
 
-    /// Number of levels on a side.
+    /// Number of levels with orders on a side.
     #[must_use]
     pub fn depth(&self, side: Side) -> usize {
-        self.sides[side.index()].levels.len()
+        self.sides[side.index()].active
     }
 
-    /// Levels of a side from best to worst.
+    /// Levels with orders on a side, from best to worst.
     pub fn levels(&self, side: Side) -> impl Iterator<Item = &Level> + '_ {
+        self.level_slots(side)
+            .map(move |l| &self.levels[l as usize])
+    }
+
+    /// Slots of the levels with orders on a side, from best to worst.
+    pub fn level_slots(&self, side: Side) -> impl Iterator<Item = u32> + '_ {
         self.sides[side.index()]
             .levels
             .iter()
             .rev()
-            .map(move |l| &self.levels[*l as usize])
+            .copied()
+            .filter(move |l| self.levels[*l as usize].count > 0)
     }
 
-    /// Level slots of a side from best to worst.
-    pub fn level_slots(&self, side: Side) -> impl Iterator<Item = u32> + '_ {
+    /// Every indexed level slot of a side, dormant ones included, best first (for audits).
+    pub fn indexed_slots(&self, side: Side) -> impl Iterator<Item = u32> + '_ {
         self.sides[side.index()].levels.iter().rev().copied()
     }
 
     /// Whether an order could rest at `price` on `side` without exceeding the level limit.
     #[must_use]
     pub fn can_rest(&self, side: Side, price: i64) -> bool {
-        self.depth(side) < self.levels_per_side_max || self.find_level(side, price).is_some()
+        self.depth(side) < self.levels_per_side_max
+            || self
+                .find_level(side, price)
+                .is_some_and(|l| self.levels[l as usize].count > 0)
     }
 
     /// Appends a stored, unlinked order to the tail of its price level, creating the level.
@@ -156,6 +169,10 @@ impl Book {
             None => self.create_level(side, price),
         };
         let level = &mut self.levels[level_idx as usize];
+        if level.count == 0 {
+            // A dormant level wakes up: it kept its place in the side index.
+            self.sides[side.index()].active += 1;
+        }
         let tail = level.tail;
         level.tail = slot;
         if tail == NIL {
@@ -203,7 +220,7 @@ impl Book {
                 level.qty_total, 0,
                 "invariant: an empty level holds no quantity"
             );
-            self.remove_level(level_idx);
+            self.retire_level(level_idx);
         }
         let o = orders.get_mut(slot);
         o.prev = NIL;
@@ -228,7 +245,40 @@ impl Book {
         left
     }
 
+    /// An emptied level: removed if it is the best (with any dormant levels behind it, so the
+    /// best level always has orders), otherwise left dormant in place. Dormant levels are the
+    /// point: an order book's prices come back, and re-using a dormant level costs no
+    /// insertion into the sorted index (which was the hottest memmove of the `xc` workload).
+    fn retire_level(&mut self, idx: u32) {
+        let side = self.levels[idx as usize].side;
+        self.sides[side.index()].active -= 1;
+        loop {
+            let s = &self.sides[side.index()];
+            let Some(&last) = s.levels.last() else { break };
+            if self.levels[last as usize].count > 0 {
+                break;
+            }
+            self.remove_level(last);
+        }
+    }
+
+    /// Drops every dormant level of a side (when the index is full).
+    fn compact(&mut self, side: Side) {
+        let dormant: Vec<u32> = self.sides[side.index()]
+            .levels
+            .iter()
+            .copied()
+            .filter(|l| self.levels[*l as usize].count == 0)
+            .collect();
+        for l in dormant {
+            self.remove_level(l);
+        }
+    }
+
     fn create_level(&mut self, side: Side, price: i64) -> u32 {
+        if self.sides[side.index()].keys.len() >= self.levels_per_side_max {
+            self.compact(side);
+        }
         let s = &mut self.sides[side.index()];
         assert!(
             s.keys.len() < self.levels_per_side_max,
