@@ -68,6 +68,11 @@ impl Cascade {
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
+
+    /// The engine, to apply commands directly (tools that need every event).
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
 }
 
 /// The engine command for one operation.

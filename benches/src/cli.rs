@@ -290,7 +290,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                     );
                     o.c_engine_ns = Some(c);
                 }
-                None => println!("   winning C engine: not built (see benches/build.rs)"),
+                None => println!("   winning C engine: not built (see benches/csrc/build.rs)"),
             }
             outcomes.push(o);
             streams.push((feed.workload, Some(feed.raw)));

@@ -149,3 +149,30 @@ fn xc_has_exchange_core_shape() {
     assert!((700..=1_300).contains(&orders), "{orders} orders");
     assert!((400..=1_100).contains(&levels), "{levels} levels");
 }
+
+/// Rejected commands of a stream through Cascade.
+fn rejects(w: &Workload) -> usize {
+    let mut c = Cascade::new();
+    cascade_benches::cascade::commands(&w.ops)
+        .iter()
+        .map(|cmd| {
+            c.engine_mut()
+                .apply(cmd)
+                .iter()
+                .filter(|e| matches!(e, cascade_engine::Event::Rejected { .. }))
+                .count()
+        })
+        .sum()
+}
+
+#[test]
+fn generated_workloads_do_real_work() {
+    // Cancels and amends target live orders, so (almost) nothing is rejected: only a market
+    // order meeting an empty side, which the first operations of `mix` can do.
+    for w in [small_mix(), small_xc()] {
+        let r = rejects(&w);
+        assert!(r <= 5, "{}: {r} rejects", w.name);
+        let p = w.without_amends();
+        assert!(rejects(&p) <= 10, "{} peer stream", w.name);
+    }
+}

@@ -1,6 +1,6 @@
 //! The winning QuantCup 1 engine ("voyager", C, 2011), called over FFI.
 //!
-//! Built by `build.rs` from the registry copy of `lobster` 0.7.0 (not vendored), only when the
+//! Built by `csrc/build.rs` from the registry copy of `lobster` 0.7.0 (not vendored), only when the
 //! sources are found; otherwise [`AVAILABLE`] is false and callers skip it.
 //!
 //! The engine is global C state, so the runs here are serialized by a mutex. It prints trades

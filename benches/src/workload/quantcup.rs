@@ -6,7 +6,7 @@
 //! the contest's `score_feed.h` with prices in cents. Neither the contest's feed nor its engines
 //! carry a licence of their own, so this repository does not ship a copy: the feed is read at
 //! run time from the registry copy that building this crate downloads (its path is recorded by
-//! `build.rs`), or from `$CASCADE_QUANTCUP_CSV`. See `benches/data/PROVENANCE.md`.
+//! `csrc/build.rs`), or from `$CASCADE_QUANTCUP_CSV`. See `benches/data/PROVENANCE.md`.
 //!
 //! # Mapping
 //! A limit row becomes a GTC add by account `trader_id`; a cancel row becomes a cancel of the
