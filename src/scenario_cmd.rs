@@ -28,14 +28,17 @@ pub fn run(args: &ScenarioArgs) -> Result<()> {
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("reading {}", args.file.display()))?;
     let (script, expected) = split_golden(&text);
-    let outcome =
-        run_scenario(script).with_context(|| format!("in {}", args.file.display()))?;
+    let outcome = run_scenario(script).with_context(|| format!("in {}", args.file.display()))?;
     print!("{}", outcome.transcript);
     if args.hash {
         println!("state_hash {:016x}", outcome.engine.state_hash());
     }
     if !outcome.failures.is_empty() {
-        bail!("{} expectation(s) failed:\n{}", outcome.failures.len(), outcome.failures.join("\n"));
+        bail!(
+            "{} expectation(s) failed:\n{}",
+            outcome.failures.len(),
+            outcome.failures.join("\n")
+        );
     }
     if let Some(expected) = expected {
         if expected != outcome.transcript {
@@ -70,6 +73,8 @@ mod tests {
         assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
         assert!(outcome.transcript.contains("trade BTC-PERP 500 @ 650010"));
         // The reduce-only sell for 2000 lots is clamped to the 700-lot position.
-        assert!(outcome.transcript.contains("accepted #12 alice BTC-PERP sell 700"));
+        assert!(outcome
+            .transcript
+            .contains("accepted #12 alice BTC-PERP sell 700"));
     }
 }
