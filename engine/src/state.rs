@@ -100,6 +100,8 @@ struct Plan {
     qty: i64,
     rests: bool,
     post_only: bool,
+    /// The account's position record in the market, if it has one yet.
+    handle: Option<u32>,
 }
 
 /// The deterministic exchange core.
@@ -492,6 +494,7 @@ impl Engine {
             self.check_order_margin(&p, handle, o.side, qty, limit)?;
         }
         Ok(Plan {
+            handle,
             limit,
             qty,
             rests,
@@ -656,10 +659,13 @@ impl Engine {
         let leverage = self
             .market(o.market)
             .map_or(1, crate::margin::default_leverage);
-        let handle = self
-            .accounts
-            .find_or_create(o.account.0, o.market.0, leverage)
-            .expect("invariant: room checked in plan");
+        let handle = match plan.handle {
+            Some(h) => h,
+            None => self
+                .accounts
+                .find_or_create(o.account.0, o.market.0, leverage)
+                .expect("invariant: room checked in plan"),
+        };
         self.events.push(Event::Accepted {
             order_id: OrderId(seq),
             account: o.account,
