@@ -315,14 +315,7 @@ impl Engine {
             let left = self.pool_health(h).equity;
             if left > 0 && self.accounts.get(h).size == 0 {
                 let dust = i64::try_from(left).expect("dust ≤ one tick per lot");
-                self.move_from_pool(h, dust);
-                self.treasury.insurance_fund += dust;
-                self.events.push(Event::InsuranceFund {
-                    account: AccountId(p.account),
-                    delta: Quote(dust),
-                    balance: Quote(self.treasury.insurance_fund),
-                    reason: InsuranceReason::AdlDust,
-                });
+                self.fund_transfer(h, dust, InsuranceReason::AdlDust);
             }
         }
     }
@@ -378,13 +371,24 @@ impl Engine {
             return;
         }
         let fee = i64::try_from(fee).expect("fee ≤ notional");
-        self.move_from_pool(h, fee);
-        self.treasury.insurance_fund += fee;
+        self.fund_transfer(h, fee, InsuranceReason::LiquidationFee);
+    }
+
+    /// Moves `amount` from a position's margin pool to the insurance fund (negative: from the
+    /// fund to the pool) and reports it.
+    fn fund_transfer(&mut self, h: u32, amount: i64, reason: InsuranceReason) {
+        let account = self.accounts.get(h).account;
+        self.move_from_pool(h, amount);
+        self.treasury.insurance_fund += amount;
+        assert!(
+            self.treasury.insurance_fund >= 0,
+            "invariant: the fund never pays past zero"
+        );
         self.events.push(Event::InsuranceFund {
-            account: AccountId(p.account),
-            delta: Quote(fee),
+            account: AccountId(account),
+            delta: Quote(amount),
             balance: Quote(self.treasury.insurance_fund),
-            reason: InsuranceReason::LiquidationFee,
+            reason,
         });
     }
 
@@ -561,14 +565,7 @@ impl Engine {
         if shortfall > 0 {
             let pay = i64::try_from(shortfall.min(i128::from(self.treasury.insurance_fund)))
                 .expect("≤ fund");
-            self.treasury.insurance_fund -= pay;
-            self.move_from_pool(h, -pay);
-            self.events.push(Event::InsuranceFund {
-                account: AccountId(p.account),
-                delta: Quote(-pay),
-                balance: Quote(self.treasury.insurance_fund),
-                reason: InsuranceReason::Shortfall,
-            });
+            self.fund_transfer(h, -pay, InsuranceReason::Shortfall);
         }
     }
 
@@ -701,21 +698,13 @@ impl Engine {
 
     /// Pays negative equity from the insurance fund and emits the closing event.
     fn finish(&mut self, h: u32, size0: i64, out: &mut Outcome) {
-        let p = *self.accounts.get(h);
         let pool = self.pool_health(h);
         if pool.equity < 0 {
             let deficit = -pool.equity;
             let pay = deficit.min(i128::from(self.treasury.insurance_fund));
             if pay > 0 {
                 let pay = i64::try_from(pay).expect("≤ fund");
-                self.treasury.insurance_fund -= pay;
-                self.move_from_pool(h, -pay);
-                self.events.push(Event::InsuranceFund {
-                    account: AccountId(p.account),
-                    delta: Quote(-pay),
-                    balance: Quote(self.treasury.insurance_fund),
-                    reason: InsuranceReason::Shortfall,
-                });
+                self.fund_transfer(h, -pay, InsuranceReason::Shortfall);
             }
             if deficit > pay {
                 out.bits |= outcome::BAD_DEBT | outcome::INSURANCE_EXHAUSTED;

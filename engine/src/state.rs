@@ -826,19 +826,8 @@ impl Engine {
                 fills_max: self.limits.fills_per_taker_max,
             };
             let (stop, gone) = Self::match_level(m, &mut core, t, level_idx);
-            let (qty, orders) = if gone {
-                (0, 0)
-            } else {
-                let level = m.book.level(level_idx);
-                (level.qty_total, level.count)
-            };
-            self.events.push(Event::BookLevel {
-                market: MarketId(t.market),
-                side: opposite,
-                price: Price(price),
-                qty: Qty(qty),
-                orders,
-            });
+            self.events
+                .push(level_event(m, opposite, price, level_idx, gone));
             if stop.is_some() {
                 return stop;
             }
@@ -1018,19 +1007,8 @@ impl Engine {
             slot,
             reason,
         );
-        let (qty, orders) = if gone {
-            (0, 0)
-        } else {
-            let level = m.book.level(level_idx);
-            (level.qty_total, level.count)
-        };
-        self.events.push(Event::BookLevel {
-            market: MarketId(o.market),
-            side: o.side,
-            price: Price(o.price),
-            qty: Qty(qty),
-            orders,
-        });
+        self.events
+            .push(level_event(m, o.side, o.price, level_idx, gone));
     }
 
     fn owned_slot(&self, account: AccountId, order_id: OrderId) -> Result<u32, Reject> {
@@ -1156,19 +1134,8 @@ impl Engine {
         let level_idx = o.level;
         let (_, gone) = m.book.unlink(&mut self.orders, slot);
         Self::order_qty(&mut self.accounts, &o, -o.qty_open);
-        let (level_qty, level_orders) = if gone {
-            (0, 0)
-        } else {
-            let level = m.book.level(level_idx);
-            (level.qty_total, level.count)
-        };
-        self.events.push(Event::BookLevel {
-            market: MarketId(o.market),
-            side: o.side,
-            price: Price(o.price),
-            qty: Qty(level_qty),
-            orders: level_orders,
-        });
+        self.events
+            .push(level_event(m, o.side, o.price, level_idx, gone));
         self.events.push(Event::Replaced {
             order_id: OrderId(o.id),
             account: AccountId(o.account),
@@ -1410,6 +1377,23 @@ impl Engine {
             i += 1;
         }
         self.touched.clear();
+    }
+}
+
+/// The L2 update for a level after a change: its total and order count, or zero when gone.
+fn level_event(m: &Market, side: Side, price: i64, level_idx: u32, gone: bool) -> Event {
+    let (qty, orders) = if gone {
+        (0, 0)
+    } else {
+        let level = m.book.level(level_idx);
+        (level.qty_total, level.count)
+    };
+    Event::BookLevel {
+        market: m.spec.id,
+        side,
+        price: Price(price),
+        qty: Qty(qty),
+        orders,
     }
 }
 
