@@ -68,6 +68,18 @@ pub struct Position {
 }
 
 impl Position {
+    /// Average entry price in ticks, rounded to the nearest tick (for display; the position
+    /// keeps its exact quote balance): `|quote| / (|size| × quote_per_tick_lot)`.
+    #[must_use]
+    pub fn entry_price(&self, quote_per_tick_lot: i64) -> Option<i64> {
+        if self.size == 0 || quote_per_tick_lot <= 0 {
+            return None;
+        }
+        let per_tick = i128::from(self.size.abs()) * i128::from(quote_per_tick_lot);
+        let cost = i128::from(self.quote).abs();
+        i64::try_from((2 * cost + per_tick) / (2 * per_tick)).ok()
+    }
+
     /// A new, flat, cross position record.
     #[must_use]
     pub fn fresh(account: u32, market: u16, leverage: u16) -> Self {

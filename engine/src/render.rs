@@ -346,10 +346,14 @@ pub fn account_summary(
             .map_or_else(|| "-".to_owned(), |l| l.to_string());
         let _ = writeln!(
             out,
-            "  {} {} size={} quote={} isolated_margin={} leverage={}x realized={} funding={} adl_lights={}",
+            "  {} {} size={} entry={} quote={} isolated_margin={} leverage={}x realized={} funding={} adl_lights={}",
             symbol(engine, MarketId(p.market)),
             mode,
             p.size,
+            engine
+                .market(MarketId(p.market))
+                .and_then(|m| p.entry_price(m.spec.quote_per_tick_lot))
+                .map_or_else(|| "-".to_owned(), |e| e.to_string()),
             p.quote,
             p.isolated_margin,
             p.leverage,

@@ -67,6 +67,9 @@ pub struct RiskParams {
     pub insurance_slippage_ppm: u32,
     /// Auto-deleveraging policy.
     pub adl: AdlPolicy,
+    /// How often the sequencer sends a `FundingTick` for this market (8 h at Binance, 1 h at
+    /// Hyperliquid and dYdX). The rates below are per interval.
+    pub funding_interval_ns: u64,
     /// Funding interest rate per funding interval, in parts per billion (0.01% = 100_000).
     pub funding_interest_ppb: i64,
     /// Clamp on `interest − premium` (0.05% = 500_000 ppb).
@@ -109,7 +112,8 @@ impl RiskParams {
             && self.funding_impact_notional.0 > 0
             && self.mark_basis_ppm <= 1_000_000
             && self.mark_clamp_ppm < 1_000_000
-            && self.position_lots_max > 0;
+            && self.position_lots_max > 0
+            && self.funding_interval_ns > 0;
         if ok {
             Ok(())
         } else {
@@ -138,6 +142,7 @@ impl RiskParams {
             backstop_ppm: 666_667,
             insurance_slippage_ppm: 20_000,
             adl: AdlPolicy::Queue,
+            funding_interval_ns: 8 * 3_600 * 1_000_000_000,
             funding_interest_ppb: 100_000,
             funding_clamp_ppb: 500_000,
             funding_cap_ppb: 30_000_000,

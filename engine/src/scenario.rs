@@ -533,6 +533,11 @@ impl Runner {
                     }
                 }
                 "funding_interest_ppb" => p.funding_interest_ppb = self.int(value)?,
+                "funding_interval_ms" => {
+                    let ms =
+                        u64::try_from(self.int(value)?).map_err(|_| self.err("interval > 0"))?;
+                    p.funding_interval_ns = ms.saturating_mul(1_000_000);
+                }
                 "funding_clamp_ppb" => p.funding_clamp_ppb = self.int(value)?,
                 "funding_cap_ppb" => p.funding_cap_ppb = self.int(value)?,
                 "impact_notional" => p.funding_impact_notional = Quote(self.int(value)?),
