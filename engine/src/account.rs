@@ -72,7 +72,8 @@ impl Position {
     /// keeps its exact quote balance): `|quote| / (|size| × quote_per_tick_lot)`.
     #[must_use]
     pub fn entry_price(&self, quote_per_tick_lot: i64) -> Option<i64> {
-        if self.size == 0 || quote_per_tick_lot <= 0 {
+        // A matching-only market moves no money, so its positions have no quote balance.
+        if self.size == 0 || self.quote == 0 || quote_per_tick_lot <= 0 {
             return None;
         }
         let per_tick = i128::from(self.size.abs()) * i128::from(quote_per_tick_lot);
