@@ -80,7 +80,7 @@ struct Plan {
 }
 
 /// The deterministic exchange core.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Engine {
     limits: Limits,
     markets: Vec<Option<Market>>,
@@ -92,6 +92,23 @@ pub struct Engine {
     fok_delta: Vec<i64>,
     last_seq: u64,
     last_ts_ns: u64,
+}
+
+impl Clone for Engine {
+    /// A snapshot: equal state, and the same preallocated capacities, so the copy does not
+    /// allocate per command either.
+    fn clone(&self) -> Self {
+        Self {
+            limits: self.limits,
+            markets: self.markets.clone(),
+            orders: self.orders.clone(),
+            accounts: self.accounts.clone(),
+            events: crate::book::clone_with_capacity(&self.events, self.events.capacity()),
+            fok_delta: self.fok_delta.clone(),
+            last_seq: self.last_seq,
+            last_ts_ns: self.last_ts_ns,
+        }
+    }
 }
 
 #[inline]

@@ -96,12 +96,25 @@ impl OrderSlot {
 }
 
 /// The slab of all resting orders across all markets.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Orders {
     slots: Vec<OrderSlot>,
     free: Vec<u32>,
     index: U64Map,
     capacity: u32,
+}
+
+impl Clone for Orders {
+    /// A copy with the full reserved capacity: `alloc` relies on it never reallocating.
+    fn clone(&self) -> Self {
+        let n = self.capacity as usize;
+        Self {
+            slots: super::clone_with_capacity(&self.slots, n),
+            free: super::clone_with_capacity(&self.free, n),
+            index: self.index.clone(),
+            capacity: self.capacity,
+        }
+    }
 }
 
 impl Orders {
