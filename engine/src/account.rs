@@ -106,7 +106,7 @@ impl Position {
 pub const ACCOUNT_IN_LIQUIDATION: u8 = 1;
 
 /// Accounts, their order lists, collateral and positions.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Accounts {
     /// Resting orders per account.
     pub(crate) orders_open: Vec<u32>,
@@ -129,6 +129,27 @@ pub struct Accounts {
     multi: Vec<u32>,
     multi_at: Vec<u32>,
     positions_max: usize,
+}
+
+impl Clone for Accounts {
+    /// A copy that keeps the reserved capacities, so it never allocates where the original
+    /// would not.
+    fn clone(&self) -> Self {
+        use crate::book::clone_with_capacity;
+        Self {
+            orders_open: self.orders_open.clone(),
+            order_head: self.order_head.clone(),
+            collateral: self.collateral.clone(),
+            position_head: self.position_head.clone(),
+            flags: self.flags.clone(),
+            positions: clone_with_capacity(&self.positions, self.positions.capacity()),
+            heap_meta: clone_with_capacity(&self.heap_meta, self.heap_meta.capacity()),
+            cross_open: self.cross_open.clone(),
+            multi: clone_with_capacity(&self.multi, self.multi.capacity()),
+            multi_at: self.multi_at.clone(),
+            positions_max: self.positions_max,
+        }
+    }
 }
 
 impl Accounts {

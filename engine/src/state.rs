@@ -105,7 +105,7 @@ struct Plan {
 }
 
 /// The deterministic exchange core.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Engine {
     limits: Limits,
     pub(crate) markets: Vec<Option<Market>>,
@@ -135,6 +135,31 @@ pub struct Engine {
 /// Order ids of the engine's liquidation orders have this bit set; client order ids (sequence
 /// numbers) never do.
 pub const LIQUIDATION_ORDER_BIT: u64 = 1 << 63;
+
+impl Clone for Engine {
+    /// A snapshot: equal state, and the same preallocated capacities, so the copy does not
+    /// allocate per command either.
+    fn clone(&self) -> Self {
+        use crate::book::clone_with_capacity;
+        Self {
+            limits: self.limits,
+            markets: self.markets.clone(),
+            orders: self.orders.clone(),
+            accounts: self.accounts.clone(),
+            events: clone_with_capacity(&self.events, self.events.capacity()),
+            fok_delta: self.fok_delta.clone(),
+            last_seq: self.last_seq,
+            last_ts_ns: self.last_ts_ns,
+            treasury: self.treasury,
+            backstop: self.backstop,
+            liquidation_orders: self.liquidation_orders,
+            touched: clone_with_capacity(&self.touched, self.touched.capacity()),
+            cooldowns: clone_with_capacity(&self.cooldowns, self.cooldowns.capacity()),
+            adl_scratch: clone_with_capacity(&self.adl_scratch, self.adl_scratch.capacity()),
+            margined: self.margined,
+        }
+    }
+}
 
 #[inline]
 fn crosses(side: Side, limit: i64, maker_price: i64) -> bool {

@@ -50,10 +50,19 @@ impl HeapMeta {
 
 /// An indexed binary heap of `(price, account)` keys over `u32` handles whose bookkeeping
 /// lives in a shared `[HeapMeta]`.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct TriggerHeap {
     order: HeapOrder,
     heap: Vec<u32>,
+}
+
+impl Clone for TriggerHeap {
+    fn clone(&self) -> Self {
+        Self {
+            order: self.order,
+            heap: crate::book::clone_with_capacity(&self.heap, self.heap.capacity()),
+        }
+    }
 }
 
 impl TriggerHeap {

@@ -31,8 +31,18 @@ pub use slab::{OrderSlot, Orders, NIL};
 
 use crate::command::Side;
 
+/// A copy of `items` with room for `capacity` of them, reserved now.
+///
+/// `Vec::clone` keeps only the length, so a cloned engine (a snapshot) would otherwise
+/// reallocate on its next insert: the capacity is part of the no-allocation guarantee.
+pub(crate) fn clone_with_capacity<T: Clone>(items: &[T], capacity: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(capacity.max(items.len()));
+    out.extend_from_slice(items);
+    out
+}
+
 /// Sorted active prices of one side, best last.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct SideIndex {
     /// `price` for bids, `-price` for asks: ascending, so the best level is last on both sides.
     keys: Vec<i64>,
@@ -40,6 +50,16 @@ struct SideIndex {
     levels: Vec<u32>,
     /// Levels with orders (the rest are dormant).
     active: usize,
+}
+
+impl Clone for SideIndex {
+    fn clone(&self) -> Self {
+        Self {
+            keys: clone_with_capacity(&self.keys, self.keys.capacity()),
+            levels: clone_with_capacity(&self.levels, self.levels.capacity()),
+            active: self.active,
+        }
+    }
 }
 
 impl SideIndex {
@@ -67,13 +87,27 @@ fn level_key(side: Side, price: i64) -> u64 {
 }
 
 /// One market's order book.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Book {
     levels: Vec<Level>,
     levels_free: Vec<u32>,
     level_index: U64Map,
     sides: [SideIndex; 2],
     levels_per_side_max: usize,
+}
+
+impl Clone for Book {
+    /// A copy with the same preallocated capacity, so it never allocates where the original
+    /// would not.
+    fn clone(&self) -> Self {
+        Self {
+            levels: clone_with_capacity(&self.levels, self.levels.capacity()),
+            levels_free: clone_with_capacity(&self.levels_free, self.levels_free.capacity()),
+            level_index: self.level_index.clone(),
+            sides: self.sides.clone(),
+            levels_per_side_max: self.levels_per_side_max,
+        }
+    }
 }
 
 impl Book {

@@ -96,7 +96,7 @@ impl OrderSlot {
 }
 
 /// The slab of all resting orders across all markets.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Orders {
     /// Every slot, allocated and written at construction (so no page faults mid-command).
     slots: Vec<OrderSlot>,
@@ -107,8 +107,23 @@ pub struct Orders {
     capacity: u32,
 }
 
+impl Clone for Orders {
+    /// A copy with the full reserved capacity: `alloc` relies on it never reallocating.
+    fn clone(&self) -> Self {
+        let n = self.capacity as usize;
+        Self {
+            // Every slot is written at construction, so the slab is already full length.
+            slots: self.slots.clone(),
+            high_water: self.high_water,
+            free: super::clone_with_capacity(&self.free, n),
+            index: self.index.clone(),
+            capacity: self.capacity,
+        }
+    }
+}
+
 impl Orders {
-    /// Creates storage for up to `capacity` orders. Memory is reserved now and touched lazily.
+    /// Creates storage for up to `capacity` orders, written now so no page faults mid-command.
     #[must_use]
     pub fn with_capacity(capacity: u32) -> Self {
         let n = capacity as usize;

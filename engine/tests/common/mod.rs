@@ -322,3 +322,228 @@ pub fn buy(account: u32, price: i64, qty: i64) -> NewOrder {
 pub fn sell(account: u32, price: i64, qty: i64) -> NewOrder {
     gtc(account, Side::Sell, price, qty)
 }
+
+/// SplitMix64: a tiny, seeded, portable PRNG, so streams are the same on every machine.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed.
+    #[must_use]
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (slightly biased for huge `n`, which is fine for tests).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        let span = u64::try_from(hi - lo + 1).expect("lo <= hi");
+        lo + i64::try_from(self.below(span)).expect("span fits")
+    }
+
+    /// True with probability `percent`/100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    /// One of the items, uniformly.
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        let i = usize::try_from(self.below(items.len() as u64)).expect("index fits");
+        items[i]
+    }
+}
+
+/// The BTC-PERP reference price random streams start from (50,000.0 USD).
+pub const BTC_MID: i64 = 500_000;
+/// The unit market's mid price in random streams.
+pub const UNIT_MID: i64 = 1_000;
+/// Accounts that trade in random streams.
+pub const STREAM_ACCOUNTS: u64 = 40;
+
+/// A realistic random command stream: it creates the unit market and BTC-PERP, then mixes
+/// GTC, IOC, FOK, post-only (both policies), market and reduce-only orders with every
+/// self-trade mode, cancels and amends of live orders, mass cancels, reference price moves,
+/// and a few invalid commands. Orders cluster around the mid so they often cross.
+///
+/// The stream is generated against its own engine, to pick live order ids, so it is a pure
+/// function of the seed and the engine's (deterministic) behaviour.
+#[must_use]
+pub fn random_stream(seed: u64, commands: usize) -> Vec<Sequenced<Command>> {
+    let mut rng = Rng::new(seed);
+    let mut engine = Engine::new(Limits::SMALL);
+    let mut out = Vec::with_capacity(commands);
+    let mut live: Vec<(u64, u32)> = Vec::new();
+    let (mut seq, mut ts_ns) = (0u64, 1_700_000_000_000_000_000u64);
+    for i in 0..commands {
+        let command = match i {
+            0 => Command::AddMarket(MarketSpec::unit(MarketId(UNIT), "UNIT")),
+            1 => Command::AddMarket(MarketSpec::btc_perp(MarketId(BTC))),
+            2 => Command::SetReferencePrice {
+                market: MarketId(BTC),
+                price: cascade_risk::Price(BTC_MID),
+            },
+            _ => random_command(&mut rng, &engine, &mut live),
+        };
+        // Sequence numbers sometimes skip, as after a sequencer's rejected message.
+        seq += if rng.chance(2) { rng.below(5) + 2 } else { 1 };
+        ts_ns += rng.below(1_000_000);
+        let cmd = Sequenced {
+            seq,
+            ts_ns,
+            command,
+        };
+        for e in engine.apply(&cmd) {
+            if let Event::Rested {
+                order_id, account, ..
+            } = *e
+            {
+                live.push((order_id.0, account.0));
+            }
+        }
+        out.push(cmd);
+    }
+    out
+}
+
+/// A live order id and its owner, dropping ids that are gone.
+fn pick_live(rng: &mut Rng, engine: &Engine, live: &mut Vec<(u64, u32)>) -> Option<(u64, u32)> {
+    while !live.is_empty() {
+        let i = usize::try_from(rng.below(live.len() as u64)).expect("index fits");
+        let (id, account) = live[i];
+        if engine.order(OrderId(id)).is_some() {
+            return Some((id, account));
+        }
+        live.swap_remove(i);
+    }
+    None
+}
+
+fn random_command(rng: &mut Rng, engine: &Engine, live: &mut Vec<(u64, u32)>) -> Command {
+    let roll = rng.below(1_000);
+    if roll < 620 {
+        return Command::Place(random_order(rng, engine));
+    }
+    if roll < 900 {
+        let Some((id, mut account)) = pick_live(rng, engine, live) else {
+            return Command::Place(random_order(rng, engine));
+        };
+        if rng.chance(3) {
+            account = (account + 1) % 40;
+        }
+        let order_id = OrderId(id);
+        let account = AccountId(account);
+        if roll < 750 {
+            return Command::Cancel { account, order_id };
+        }
+        let o = engine.order(order_id).expect("picked live");
+        let price = if rng.chance(50) {
+            o.price
+        } else {
+            o.price + rng.range(-3, 3)
+        };
+        let qty = if rng.chance(50) {
+            (o.qty_open - 1).max(1)
+        } else {
+            rng.range(1, 20)
+        };
+        return Command::Amend {
+            account,
+            order_id,
+            price: cascade_risk::Price(price),
+            qty: cascade_risk::Qty(qty),
+        };
+    }
+    if roll < 980 {
+        return Command::Place(random_order(rng, engine));
+    }
+    if roll < 990 {
+        return Command::MassCancelAccount {
+            account: AccountId(u32::try_from(rng.below(STREAM_ACCOUNTS)).expect("small")),
+            market: rng.chance(50).then(|| MarketId(rng.pick(&[UNIT, BTC]))),
+        };
+    }
+    if roll < 992 {
+        return Command::MassCancelMarket {
+            market: MarketId(rng.pick(&[UNIT, BTC])),
+        };
+    }
+    Command::SetReferencePrice {
+        market: MarketId(BTC),
+        price: cascade_risk::Price(BTC_MID + rng.range(-2_000, 2_000)),
+    }
+}
+
+fn random_order(rng: &mut Rng, engine: &Engine) -> NewOrder {
+    use cascade_engine::{OrderKind, SelfTradePrevention, TimeInForce};
+    let market = if rng.chance(70) { UNIT } else { BTC };
+    let account = u32::try_from(rng.below(STREAM_ACCOUNTS)).expect("small");
+    let mut side = rng.pick(&[Side::Buy, Side::Sell]);
+    let reduce_only = rng.chance(8);
+    if reduce_only {
+        match engine
+            .position(AccountId(account), MarketId(market))
+            .signum()
+        {
+            1 => side = Side::Sell,
+            -1 => side = Side::Buy,
+            _ => {}
+        }
+    }
+    let (mid, depth) = if market == UNIT {
+        (UNIT_MID, 12)
+    } else {
+        (BTC_MID, 30)
+    };
+    let price = mid - side.sign() * rng.range(-3, depth);
+    let mut order = NewOrder::limit(account, market, side, price, rng.range(1, 20));
+    order.client_ref = rng.next_u64();
+    order.reduce_only = reduce_only;
+    order.tif = rng.pick(&[
+        TimeInForce::Gtc,
+        TimeInForce::Gtc,
+        TimeInForce::Gtc,
+        TimeInForce::Gtc,
+        TimeInForce::Ioc,
+        TimeInForce::Fok,
+        TimeInForce::PostOnly,
+        TimeInForce::PostOnlySlide,
+    ]);
+    if rng.chance(8) {
+        order.kind = OrderKind::Market;
+        order.tif = rng.pick(&[TimeInForce::Ioc, TimeInForce::Ioc, TimeInForce::Fok]);
+    }
+    order.stp = if rng.chance(70) {
+        SelfTradePrevention::Allow
+    } else {
+        rng.pick(&[
+            SelfTradePrevention::ExpireTaker,
+            SelfTradePrevention::ExpireMaker,
+            SelfTradePrevention::ExpireBoth,
+        ])
+    };
+    // A few invalid orders: every one must be a clean reject.
+    if rng.chance(2) {
+        match rng.below(6) {
+            0 => order.qty = cascade_risk::Qty(0),
+            1 => order.price = cascade_risk::Price(-1),
+            2 => order.price = cascade_risk::Price(i64::MAX),
+            3 => order.qty = cascade_risk::Qty(i64::MAX),
+            4 => order.account = AccountId(u32::MAX),
+            _ => order.market = MarketId(9),
+        }
+    }
+    order
+}
