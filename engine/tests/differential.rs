@@ -13,8 +13,8 @@
 mod common;
 
 use cascade_engine::{
-    AccountId, CancelReason, Command, Event, MarketId, MarketSpec, NewOrder, OrderId, OrderKind,
-    Reject, SelfTradePrevention, Side, TimeInForce,
+    AccountId, CancelReason, Command, Event, Limits, MarketId, MarketSpec, NewOrder, OrderId,
+    OrderKind, Reject, SelfTradePrevention, Side, TimeInForce,
 };
 use cascade_risk::{Price, Qty};
 use common::{book_side, Harness};
@@ -157,10 +157,12 @@ struct RefTaker {
     qty: i64,
     reduce_only: bool,
     stp: SelfTradePrevention,
+    fills: u32,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 struct Reference {
+    limits: Limits,
     orders: Vec<RefOrder>,
     positions: BTreeMap<u32, i64>,
     time: u64,
@@ -205,6 +207,52 @@ fn validate(price: i64, qty: i64) -> Result<(), Reject> {
 }
 
 impl Reference {
+    fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            orders: Vec::new(),
+            positions: BTreeMap::new(),
+            time: 0,
+            out: Vec::new(),
+        }
+    }
+
+    /// Price levels on `side`.
+    fn depth(&self, side: Side) -> usize {
+        let mut prices: Vec<i64> = self
+            .orders
+            .iter()
+            .filter(|o| o.side == side)
+            .map(|o| o.price)
+            .collect();
+        prices.sort_unstable();
+        prices.dedup();
+        prices.len()
+    }
+
+    fn has_level(&self, side: Side, price: i64) -> bool {
+        self.orders
+            .iter()
+            .any(|o| o.side == side && o.price == price)
+    }
+
+    /// Room for one more resting order of `account` at `price`.
+    fn check_room(&self, account: u32, side: Side, price: i64) -> Result<(), Reject> {
+        let open = self.orders.iter().filter(|o| o.account == account).count();
+        if open >= self.limits.orders_per_account_max as usize {
+            return Err(Reject::OrdersPerAccountLimit);
+        }
+        if self.orders.len() >= self.limits.orders_max as usize {
+            return Err(Reject::OrdersLimit);
+        }
+        if self.depth(side) >= self.limits.levels_per_side_max as usize
+            && !self.has_level(side, price)
+        {
+            return Err(Reject::LevelsLimit);
+        }
+        Ok(())
+    }
+
     fn position(&self, account: u32) -> i64 {
         self.positions.get(&account).copied().unwrap_or(0)
     }
@@ -280,6 +328,9 @@ impl Reference {
                 }
                 continue;
             }
+            if t.fills >= self.limits.fills_per_taker_max {
+                return Some(CancelReason::FillsLimit);
+            }
             let mut qty = t.qty.min(maker.qty);
             if t.reduce_only {
                 let r = reducible(self.position(t.account), t.side);
@@ -309,6 +360,7 @@ impl Reference {
                 self.orders.remove(i);
             }
             t.qty -= qty;
+            t.fills += 1;
         }
         None
     }
@@ -366,6 +418,10 @@ impl Reference {
                 validate(limit, qty)?;
             }
         }
+        let rests = o.tif == TimeInForce::Gtc || post_only;
+        if rests {
+            self.check_room(o.account.0, o.side, limit)?;
+        }
         let mut taker = RefTaker {
             id,
             account: o.account.0,
@@ -374,6 +430,7 @@ impl Reference {
             qty,
             reduce_only: o.reduce_only,
             stp: o.stp,
+            fills: 0,
         };
         let mut next = self.clone();
         next.out.push(Out::Accepted {
@@ -394,7 +451,6 @@ impl Reference {
         if taker.qty == 0 {
             return Ok(());
         }
-        let rests = o.tif == TimeInForce::Gtc || post_only;
         match stop {
             None if rests => self.rest(RefOrder {
                 id,
@@ -477,6 +533,18 @@ impl Reference {
                 validate(price, qty)?;
             }
         }
+        let alone = self
+            .orders
+            .iter()
+            .filter(|x| x.side == o.side && x.price == o.price)
+            .count()
+            == 1;
+        if !alone
+            && self.depth(o.side) >= self.limits.levels_per_side_max as usize
+            && !self.has_level(o.side, price)
+        {
+            return Err(Reject::LevelsLimit);
+        }
         // Loses its place: leaves the book, re-enters as a taker that never trades with its own
         // account, and rests what is left at the back of its new price.
         self.orders.remove(i);
@@ -489,6 +557,7 @@ impl Reference {
             qty,
             reduce_only: o.reduce_only,
             stp: SelfTradePrevention::ExpireTaker,
+            fills: 0,
         };
         let stop = self.match_taker(&mut taker);
         if taker.qty > 0 && stop.is_none() {
@@ -764,12 +833,12 @@ fn apply_levels(l2: &mut BTreeMap<(u8, i64), (i64, u32)>, events: &[Event]) {
     }
 }
 
-fn run(accounts: u32, ops: &[Op]) -> Result<(), TestCaseError> {
+fn run(limits: Limits, accounts: u32, ops: &[Op]) -> Result<(), TestCaseError> {
     let mut spec = MarketSpec::unit(MarketId(MARKET), "DIFF");
     spec.market_protection_ppm = u32::try_from(PROTECTION_PPM).expect("small");
-    let mut h = Harness::bare(cascade_engine::Limits::SMALL);
+    let mut h = Harness::bare(limits);
     h.add_market(spec);
-    let mut reference = Reference::default();
+    let mut reference = Reference::new(limits);
     let mut placed: Vec<(u64, u32)> = Vec::new();
     let mut l2 = BTreeMap::new();
     for (step, op) in ops.iter().enumerate() {
@@ -829,9 +898,28 @@ proptest! {
     fn engine_matches_reference_book(
         (accounts, ops) in (2u32..=6).prop_flat_map(|n| (Just(n), proptest::collection::vec(op(n), 1..160)))
     ) {
-        run(accounts, &ops)?;
+        run(Limits::SMALL, accounts, &ops)?;
+    }
+
+    /// The same at limits small enough that random streams hit every one of them: orders per
+    /// account and in all, levels per side, fills per taker (including FOK dry runs).
+    #[test]
+    fn engine_matches_reference_book_at_tight_limits(
+        (accounts, ops) in (2u32..=4).prop_flat_map(|n| (Just(n), proptest::collection::vec(op(n), 1..120)))
+    ) {
+        run(TIGHT, accounts, &ops)?;
     }
 }
+
+/// Limits that random streams of a few accounts run into all the time.
+const TIGHT: Limits = Limits {
+    markets_max: 1,
+    accounts_max: ACCOUNTS_MAX,
+    orders_max: 9,
+    orders_per_account_max: 4,
+    levels_per_side_max: 3,
+    fills_per_taker_max: 2,
+};
 
 /// Streams the random ones rarely build: long queues at one price with every kind of order.
 #[test]
@@ -862,5 +950,6 @@ fn engine_matches_reference_on_a_crowded_single_price() {
         all_markets: true,
     });
     ops.push(Op::MassCancelMarket);
-    run(4, &ops).expect("engine agrees with the reference");
+    run(Limits::SMALL, 4, &ops).expect("engine agrees with the reference");
+    run(TIGHT, 4, &ops).expect("engine agrees with the reference at tight limits");
 }

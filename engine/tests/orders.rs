@@ -1548,3 +1548,44 @@ fn rejects_echo_the_account_and_client_reference() {
         }]
     );
 }
+
+#[test]
+fn fok_under_expire_maker_does_not_count_skipped_own_orders_as_fills() {
+    let mut h = tight(|l| l.fills_per_taker_max = 2);
+    let own = h.rest(sell(4, 100, 1));
+    let a = h.rest(sell(1, 100, 1));
+    let b = h.rest(sell(2, 100, 1));
+    let fok = with_stp(
+        buy(4, 100, 2).with_tif(TimeInForce::Fok),
+        SelfTradePrevention::ExpireMaker,
+    );
+    let (taker, events) = h.place(fok);
+    assert_eq!(
+        trades(&events),
+        vec![(a.0, taker.0, 100, 1), (b.0, taker.0, 100, 1)]
+    );
+    assert_eq!(
+        cancels(&events),
+        vec![(own.0, 1, CancelReason::SelfTradeMaker)]
+    );
+}
+
+#[test]
+fn first_command_with_seq_zero_is_rejected() {
+    let mut engine = cascade_engine::Engine::new(Limits::SMALL);
+    let hash = engine.state_hash();
+    let cmd = cascade_engine::Sequenced {
+        seq: 0,
+        ts_ns: 0,
+        command: Command::AddMarket(MarketSpec::unit(MarketId(0), "UNIT")),
+    };
+    assert!(matches!(
+        engine.apply(&cmd),
+        [Event::Rejected {
+            reason: Reject::SeqNotIncreasing,
+            ..
+        }]
+    ));
+    assert_eq!(engine.state_hash(), hash);
+    assert_eq!(engine.markets().count(), 0);
+}
