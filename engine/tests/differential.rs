@@ -919,6 +919,7 @@ const TIGHT: Limits = Limits {
     orders_per_account_max: 4,
     levels_per_side_max: 3,
     fills_per_taker_max: 2,
+    ..Limits::SMALL
 };
 
 /// Streams the random ones rarely build: long queues at one price with every kind of order.
