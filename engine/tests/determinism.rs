@@ -115,11 +115,7 @@ fn changing_one_order_in_a_stream_changes_the_hash() {
         tweak(&mut order);
         changed[at].command = Command::Place(order);
         let (_, b) = run(&changed);
-        assert_ne!(
-            b.state_hash(),
-            hash,
-            "tweak {k} left the hash unchanged"
-        );
+        assert_ne!(b.state_hash(), hash, "tweak {k} left the hash unchanged");
     }
 }
 
