@@ -621,8 +621,13 @@ impl Engine {
                 let maker = self.orders.get(slot);
                 slot = maker.next;
                 visited += 1;
+                // Counted as `match_level` counts: every maker acted on, cancels included.
+                if fills >= self.limits.fills_per_taker_max {
+                    return (false, visited);
+                }
                 if maker.account == taker && o.stp != SelfTradePrevention::Allow {
                     if o.stp == SelfTradePrevention::ExpireMaker {
+                        fills += 1;
                         continue;
                     }
                     return (false, visited);
@@ -648,7 +653,8 @@ impl Engine {
                             + delta[maker.account as usize];
                         let r = reducible(position, maker.side);
                         if r == 0 {
-                            // Matching cancels this maker and moves on.
+                            // Matching cancels this maker (one action) and moves on.
+                            fills += 1;
                             break;
                         }
                         q = q.min(r);
@@ -876,10 +882,17 @@ impl Engine {
                 (&mut *core.orders, &mut *core.accounts, &mut *core.events);
             let maker_slot = m.book.level(level_idx).head;
             let maker = *orders.get(maker_slot);
+            // Every maker the taker acts on (a fill, or a cancel by self-trade prevention or a
+            // reduce-only clamp) counts against the limit, which bounds the events and the work
+            // of one command.
+            if t.fills >= fills_max {
+                return (Some(CancelReason::FillsLimit), false);
+            }
             if maker.account == t.account && t.stp != SelfTradePrevention::Allow {
                 if t.stp == SelfTradePrevention::ExpireTaker {
                     return (Some(CancelReason::SelfTradeTaker), false);
                 }
+                t.fills += 1;
                 let gone = Self::remove_resting(
                     m,
                     orders,
@@ -896,9 +909,6 @@ impl Engine {
                 }
                 continue;
             }
-            if t.fills >= fills_max {
-                return (Some(CancelReason::FillsLimit), false);
-            }
             let mut qty = t.qty.min(maker.qty_open);
             if t.reduce_only {
                 let r = reducible(accounts.position(t.account, t.market), t.side);
@@ -910,6 +920,7 @@ impl Engine {
             if maker.has(FLAG_REDUCE_ONLY) {
                 let r = reducible(accounts.position(maker.account, t.market), maker.side);
                 if r == 0 {
+                    t.fills += 1;
                     let gone = Self::remove_resting(
                         m,
                         orders,

@@ -318,18 +318,21 @@ impl Reference {
             if !crosses(t.side, t.limit, maker.price) {
                 return None;
             }
+            // Every maker acted on (filled, or cancelled by self-trade prevention or a
+            // reduce-only clamp) counts against the fills limit.
+            if t.fills >= self.limits.fills_per_taker_max {
+                return Some(CancelReason::FillsLimit);
+            }
             if maker.account == t.account && t.stp != SelfTradePrevention::Allow {
                 if t.stp == SelfTradePrevention::ExpireTaker {
                     return Some(CancelReason::SelfTradeTaker);
                 }
+                t.fills += 1;
                 self.remove(i, CancelReason::SelfTradeMaker);
                 if t.stp == SelfTradePrevention::ExpireBoth {
                     return Some(CancelReason::SelfTradeTaker);
                 }
                 continue;
-            }
-            if t.fills >= self.limits.fills_per_taker_max {
-                return Some(CancelReason::FillsLimit);
             }
             let mut qty = t.qty.min(maker.qty);
             if t.reduce_only {
@@ -342,6 +345,7 @@ impl Reference {
             if maker.reduce_only {
                 let r = reducible(self.position(maker.account), maker.side);
                 if r == 0 {
+                    t.fills += 1;
                     self.remove(i, CancelReason::ReduceOnlyClamp);
                     continue;
                 }

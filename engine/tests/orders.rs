@@ -1550,8 +1550,30 @@ fn rejects_echo_the_account_and_client_reference() {
 }
 
 #[test]
-fn fok_under_expire_maker_does_not_count_skipped_own_orders_as_fills() {
+fn fok_under_expire_maker_counts_cancelled_own_orders_against_the_fills_limit() {
+    // Every maker a taker acts on, fill or self-trade cancel, counts against the limit: with
+    // room for two actions the FOK would need three, so it is rejected with no effect.
     let mut h = tight(|l| l.fills_per_taker_max = 2);
+    h.rest(sell(4, 100, 1));
+    h.rest(sell(1, 100, 1));
+    h.rest(sell(2, 100, 1));
+    let fok = with_stp(
+        buy(4, 100, 2).with_tif(TimeInForce::Fok),
+        SelfTradePrevention::ExpireMaker,
+    );
+    let (_, events) = h.place(fok);
+    assert!(
+        matches!(
+            events[..],
+            [Event::Rejected {
+                reason: Reject::FokNotFillable,
+                ..
+            }]
+        ),
+        "{events:?}"
+    );
+    // With room for three it fills, cancelling the own order on the way.
+    let mut h = tight(|l| l.fills_per_taker_max = 3);
     let own = h.rest(sell(4, 100, 1));
     let a = h.rest(sell(1, 100, 1));
     let b = h.rest(sell(2, 100, 1));
@@ -1567,6 +1589,37 @@ fn fok_under_expire_maker_does_not_count_skipped_own_orders_as_fills() {
     assert_eq!(
         cancels(&events),
         vec![(own.0, 1, CancelReason::SelfTradeMaker)]
+    );
+}
+
+#[test]
+fn issue_reduce_only_clamp_cancels_count_against_the_fills_limit() {
+    // A taker meeting many reduce-only makers whose positions are gone used to cancel them all
+    // in one command, past the event buffer. Cancels now count as actions: the taker stops at
+    // the limit and its rest expires.
+    let mut h = tight(|l| l.fills_per_taker_max = 3);
+    // Account 1 goes long 5, rests five reduce-only 1-lot sells, then closes its long.
+    h.rest(sell(2, 90, 5));
+    let (_, events) = h.place(buy(1, 90, 5));
+    assert_eq!(trades(&events).len(), 1);
+    for _ in 0..5 {
+        let mut o = sell(1, 100, 1);
+        o.reduce_only = true;
+        h.rest(o);
+    }
+    h.rest(buy(3, 80, 5));
+    let (_, events) = h.place(sell(1, 80, 5));
+    assert_eq!(trades(&events).len(), 1);
+    // A 1-lot buy now meets five dead reduce-only makers: three actions, then the limit.
+    let (taker, events) = h.place(buy(4, 100, 1));
+    let clamped: Vec<_> = cancels(&events)
+        .into_iter()
+        .filter(|c| c.2 == CancelReason::ReduceOnlyClamp)
+        .collect();
+    assert_eq!(clamped.len(), 3, "{events:?}");
+    assert!(
+        cancels(&events).contains(&(taker.0, 1, CancelReason::FillsLimit)),
+        "{events:?}"
     );
 }
 
