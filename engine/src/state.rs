@@ -516,7 +516,13 @@ impl Engine {
                 crate::margin::default_leverage(m),
             );
             let p = handle.map_or(fresh, |h| *self.accounts.get(h));
-            self.check_order_margin(&p, handle, o.side, qty, limit)?;
+            // A market order's open loss is judged at the best opposite price it will start
+            // filling at, not at its protection bound (which would tax it the whole band).
+            let cost_price = match o.kind {
+                OrderKind::Market => opposite_best.unwrap_or(limit),
+                OrderKind::Limit => limit,
+            };
+            self.check_order_margin(&p, handle, o.side, qty, cost_price)?;
         }
         Ok(Plan {
             handle,
