@@ -179,3 +179,20 @@ fn bitmex_liquidation_order_is_a_limit_at_bankruptcy() {
     assert!(filled, "{events:?}");
     assert_eq!(v.engine.position(AccountId(1), MarketId(0)), 0);
 }
+
+/// A market order's margin cost is judged at the price it will fill at, not at its protection
+/// bound: at 1001x a market buy needs 1/1001 of its notional, not 5% of open loss on top.
+#[test]
+fn issue_market_order_margin_at_best_price_not_protection_bound() {
+    let mut params = no_fees(RiskParams::btc_perp());
+    params.liquidation_fee_ppm = 0;
+    let mut v = Venue::new(MarketSpec::btc_perp(MarketId(0)), params);
+    v.deposit(0, 1_000_000_000_000);
+    v.deposit(1, 650_000); // 0.65 USD: just above 1/1001 of 650 USD.
+    v.step(Command::SetLeverage { account: AccountId(1), market: MarketId(0), leverage: 1001 });
+    v.index(650_000);
+    v.order(0, Side::Sell, 650_000, 10);
+    let events = v.step(Command::Place(NewOrder::market_order(1, 0, Side::Buy, 10)));
+    assert!(events.iter().any(|e| matches!(e, Event::Trade { .. })), "{events:?}");
+    assert_eq!(v.engine.position(AccountId(1), MarketId(0)), 10);
+}
