@@ -5,6 +5,8 @@ use crate::cascade::{self, Cascade};
 use crate::harness::{self, Latency, Throughput};
 use crate::peers::{self, quantcup_c, Comparison};
 use crate::reference::RefBook;
+use crate::risk::memory;
+use crate::risk::report::{self, RiskOptions};
 use crate::workload::{mix, quantcup, xc, Workload};
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
@@ -21,7 +23,11 @@ pub enum WorkloadArg {
     Xc,
     /// The QuantCup 2011 scoring feed.
     Quantcup,
-    /// All three.
+    /// Risk engine (issue 3): `xc` on a margined market, mark-price updates over 1M positioned
+    /// accounts, a 100k-liquidation cascade, memory per account. About a minute on 2 cores,
+    /// most of it building the populations; not part of `all`.
+    Risk,
+    /// mix, xc and quantcup (not risk: run `--workload risk` for that).
     All,
 }
 
@@ -51,6 +57,19 @@ pub struct BenchArgs {
     /// Write each workload's latency histogram as `DIR/<workload>.hgrm`.
     #[arg(long, value_name = "DIR")]
     pub hgrm: Option<PathBuf>,
+    /// `--workload risk`: accounts holding positions for the mark-update and memory benchmarks.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub risk_accounts: u32,
+    /// `--workload risk`: leveraged longs the cascade liquidates in one command.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub risk_liquidations: u32,
+    /// `--workload risk`: mark-price updates per timed pass.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub mark_updates: usize,
+    /// `--workload risk`: price levels a side the market maker quotes during the mark updates
+    /// (each update samples the funding premium by walking the book to the impact notional).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub risk_levels: u32,
 }
 
 /// The `mix` floor of issue 2: matching median at most this many ns/op.
@@ -64,6 +83,7 @@ impl BenchArgs {
             WorkloadArg::Mix => "mix",
             WorkloadArg::Xc => "xc",
             WorkloadArg::Quantcup => "quantcup",
+            WorkloadArg::Risk => "risk",
             WorkloadArg::All => "all",
         };
         let mut s = format!(
@@ -78,6 +98,13 @@ impl BenchArgs {
         }
         if let Some(d) = &self.hgrm {
             let _ = write!(s, " --hgrm {}", d.display());
+        }
+        if self.workload == WorkloadArg::Risk {
+            let _ = write!(
+                s,
+                " --risk-accounts {} --risk-liquidations {} --mark-updates {} --risk-levels {}",
+                self.risk_accounts, self.risk_liquidations, self.mark_updates, self.risk_levels
+            );
         }
         s
     }
@@ -224,6 +251,27 @@ fn floors(outcomes: &[Outcome], comparisons: &[Comparison]) {
     }
 }
 
+fn run_risk(args: &BenchArgs) -> anyhow::Result<()> {
+    println!(
+        "method: throughput = median of {} timed repetitions after a warm-up (fresh engines for \
+         xc, passes over one population for mark updates, clones of one prepared engine for \
+         the cascade); per-op latency from one more run, each op timed with Instant::now(); \
+         setup untimed; every run checked (see each section)",
+        args.reps
+    );
+    let options = RiskOptions {
+        ops: args.ops,
+        reps: args.reps,
+        seed: args.seed,
+        accounts: args.risk_accounts,
+        liquidations: args.risk_liquidations,
+        updates: args.mark_updates,
+        levels: args.risk_levels,
+        orders_max: args.orders_max.unwrap_or(0),
+    };
+    report::run(&options, memory::glibc_allocated).map(|_| ())
+}
+
 /// Runs the benchmarks.
 ///
 /// # Errors
@@ -234,6 +282,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     println!("# cascade bench");
     println!("command: {}", args.command());
     println!("machine: {}", harness::machine());
+    if args.workload == WorkloadArg::Risk {
+        return run_risk(args);
+    }
     println!("engine: {:?}", cascade::limits());
     println!(
         "method: median of {} fresh-engine repetitions after a warm-up; per-op latency from one \

@@ -5,6 +5,7 @@
 //! - [`cascade`]: the streams as engine commands; [`reference`]: the plain reference book;
 //! - [`harness`]: throughput, HDR latency, machine description;
 //! - [`peers`]: adapters for registry order books and the winning QuantCup C engine;
+//! - [`risk`]: the risk benchmarks (margined `xc`, mark updates, cascade, memory);
 //! - [`cli`]: `cascade bench`.
 
 pub mod cascade;
@@ -13,5 +14,6 @@ pub mod fills;
 pub mod harness;
 pub mod peers;
 pub mod reference;
+pub mod risk;
 pub mod rng;
 pub mod workload;
