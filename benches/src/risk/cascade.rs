@@ -211,7 +211,10 @@ impl CascadeResult {
         let t = &self.tally;
         let n = u64::from(self.params.longs);
         if t.started != n || t.ended != n {
-            return Err(format!("{n} longs, {} started, {} ended", t.started, t.ended));
+            return Err(format!(
+                "{n} longs, {} started, {} ended",
+                t.started, t.ended
+            ));
         }
         if t.closed + t.healthy != n || t.other != 0 {
             return Err(format!(
@@ -220,7 +223,10 @@ impl CascadeResult {
             ));
         }
         if t.rejects != 0 || t.longs_open != t.healthy {
-            return Err(format!("{} rejects, {} longs open", t.rejects, t.longs_open));
+            return Err(format!(
+                "{} rejects, {} longs open",
+                t.rejects, t.longs_open
+            ));
         }
         let taken = match self.params.closer {
             Closer::Book => t.trades,

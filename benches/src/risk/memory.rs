@@ -151,7 +151,8 @@ impl MemoryReport {
     /// Measured bytes per account (everything the engine allocated, over its accounts).
     #[must_use]
     pub fn per_account(&self) -> Option<f64> {
-        self.measured.map(|m| self.per(i64::try_from(m).unwrap_or(i64::MAX)))
+        self.measured
+            .map(|m| self.per(i64::try_from(m).unwrap_or(i64::MAX)))
     }
 
     /// Measured bytes per account that scale with accounts (total − fixed).

@@ -196,9 +196,13 @@ pub fn conservation(engine: &Engine) -> Result<(), String> {
     held += i128::from(t.insurance_fund) + i128::from(t.fee_pool);
     let net = i128::from(t.deposits) - i128::from(t.withdrawals);
     if held != net {
-        return Err(format!("money: held {held} != deposits - withdrawals {net}"));
+        return Err(format!(
+            "money: held {held} != deposits - withdrawals {net}"
+        ));
     }
-    let oi = engine.market(MARKET).map_or(0, |m| i128::from(m.open_interest));
+    let oi = engine
+        .market(MARKET)
+        .map_or(0, |m| i128::from(m.open_interest));
     if long != short || long != oi {
         return Err(format!(
             "open interest: longs {long}, shorts {short}, market {oi}"

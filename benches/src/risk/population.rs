@@ -70,7 +70,10 @@ pub struct Population {
 /// If `accounts` is odd or zero, or a setup command is rejected or does not trade.
 #[must_use]
 pub fn build(p: &PopulationParams) -> Population {
-    assert!(p.accounts >= 2 && p.accounts % 2 == 0, "accounts must be even");
+    assert!(
+        p.accounts >= 2 && p.accounts % 2 == 0,
+        "accounts must be even"
+    );
     let start = Instant::now();
     let n = p.accounts;
     let limits = limits_for(
@@ -110,7 +113,9 @@ pub fn build(p: &PopulationParams) -> Population {
             (Side::Buy, PRICE_50K - 10 * level),
             (Side::Sell, PRICE_50K + 10 * level),
         ] {
-            d.must(Command::Place(NewOrder::limit(mm, MARKET.0, side, price, 10)));
+            d.must(Command::Place(NewOrder::limit(
+                mm, MARKET.0, side, price, 10,
+            )));
         }
     }
     let commands = d.next_seq() - 1;
@@ -269,10 +274,11 @@ pub fn mark_updates(
         odd.see(pop.driver.engine.apply(c));
     }
     drop(warm);
-    let passes: Vec<Vec<Sequenced<Command>>> =
-        (0..reps.max(1)).map(|_| pop.next_updates(per_pass)).collect();
-    let before = meter();
+    let passes: Vec<Vec<Sequenced<Command>>> = (0..reps.max(1))
+        .map(|_| pop.next_updates(per_pass))
+        .collect();
     let mut ns = Vec::with_capacity(passes.len());
+    let before = meter();
     for pass in &passes {
         let engine = &mut pop.driver.engine;
         let start = Instant::now();
@@ -283,9 +289,9 @@ pub fn mark_updates(
     }
     let after = meter();
     drop(passes);
-    let allocated = before.zip(after).map(|(b, a)| {
-        i64::try_from(a).unwrap_or(i64::MAX) - i64::try_from(b).unwrap_or(i64::MAX)
-    });
+    let allocated = before
+        .zip(after)
+        .map(|(b, a)| i64::try_from(a).unwrap_or(i64::MAX) - i64::try_from(b).unwrap_or(i64::MAX));
     let last = pop.next_updates(per_pass);
     let mut histogram =
         Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).expect("valid histogram bounds");

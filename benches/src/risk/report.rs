@@ -10,8 +10,9 @@ use crate::cascade::Cascade;
 use crate::harness::{self, Book};
 use crate::reference::RefBook;
 use crate::workload::xc;
-use anyhow::bail;
+use anyhow::{bail, Context};
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// Floor 1: `Engine::apply` with risk on `xc`, median ns/op at most this.
@@ -49,6 +50,18 @@ pub struct RiskOptions {
     pub levels: u32,
     /// `--orders-max` (0: each benchmark's default).
     pub orders_max: u32,
+    /// Where to write the latency histograms (`xc-margined.hgrm`, `mark-update.hgrm`).
+    pub hgrm: Option<PathBuf>,
+}
+
+fn write_hgrm(o: &RiskOptions, name: &str, h: &hdrhistogram::Histogram<u64>) -> anyhow::Result<()> {
+    if let Some(dir) = &o.hgrm {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join(format!("{name}.hgrm"));
+        harness::write_hgrm(&path, h).with_context(|| format!("writing {}", path.display()))?;
+        println!("   histogram: {}", path.display());
+    }
+    Ok(())
 }
 
 /// One floor of issue 3 and how it came out.
@@ -98,7 +111,11 @@ struct Row {
     checks: String,
 }
 
-fn xc_margined(o: &RiskOptions, rows: &mut Vec<Row>, floors: &mut Vec<Floor>) -> anyhow::Result<()> {
+fn xc_margined(
+    o: &RiskOptions,
+    rows: &mut Vec<Row>,
+    floors: &mut Vec<Floor>,
+) -> anyhow::Result<()> {
     let t = Instant::now();
     let w = xc::generate(&xc::XcParams {
         ops: o.ops,
@@ -107,7 +124,11 @@ fn xc_margined(o: &RiskOptions, rows: &mut Vec<Row>, floors: &mut Vec<Floor>) ->
     });
     w.check_ids();
     println!("## risk 1/4: xc on a margined market");
-    println!("   workload: {} (generated in {:.2?})", w.description, t.elapsed());
+    println!(
+        "   workload: {} (generated in {:.2?})",
+        w.description,
+        t.elapsed()
+    );
     println!("   op mix: {}", w.counts());
     println!(
         "   engine: the matching bench's ({:?}), unit market with RiskParams::simple(10_000 ppm, \
@@ -145,6 +166,7 @@ fn xc_margined(o: &RiskOptions, rows: &mut Vec<Row>, floors: &mut Vec<Floor>) ->
         (m / p - 1.0) * 100.0
     );
     println!("   latency per op (margined): {}", latency.summary());
+    write_hgrm(o, "xc-margined", &latency.histogram)?;
     println!("   {}", risk.tally);
     let fills_ok = risk.tally == reference && plain.tally == reference && risk.deterministic;
     println!(
@@ -212,7 +234,10 @@ fn population_and_memory(
         levels: o.levels,
         orders_max: o.orders_max,
     };
-    println!("\n## risk 2/4: mark-price updates, {} accounts with positions", o.accounts);
+    println!(
+        "\n## risk 2/4: mark-price updates, {} accounts with positions",
+        o.accounts
+    );
     let (mut pop, mem) = memory::measure_population(&params, meter);
     let shape = pop.check_shape();
     println!(
@@ -221,10 +246,7 @@ fn population_and_memory(
          55,000-75,000 USD); market maker quoting {} levels a side",
         o.accounts, params.levels
     );
-    println!(
-        "   engine: {:?}",
-        pop.limits
-    );
+    println!("   engine: {:?}", pop.limits);
     println!(
         "   built with {} commands in {:.2?} ({:.0} ns/command, untimed setup); {}",
         pop.commands,
@@ -254,6 +276,7 @@ fn population_and_memory(
         1e3 / m
     );
     println!("   latency per update: {}", updates.latency.summary());
+    write_hgrm(o, "mark-update", &updates.latency.histogram)?;
     println!(
         "   checks: one MarkPrice event per update, {} other ({} liquidations, {} rejects); \
          bytes allocated by the timed passes: {}",
@@ -306,9 +329,7 @@ fn population_and_memory(
         checks: if updates.check().is_ok() && audit.is_ok() && shape.is_ok() {
             format!(
                 "0 liquidations, {} B allocated, {}",
-                updates
-                    .allocated
-                    .map_or("?".to_string(), |b| b.to_string()),
+                updates.allocated.map_or("?".to_string(), |b| b.to_string()),
                 if o.accounts <= FULL_AUDIT_ACCOUNTS_MAX {
                     "audit OK"
                 } else {
@@ -320,7 +341,10 @@ fn population_and_memory(
         },
     });
     floors.push(Floor {
-        name: format!("2. mark update with {} positioned accounts, median", o.accounts),
+        name: format!(
+            "2. mark update with {} positioned accounts, median",
+            o.accounts
+        ),
         value: m,
         limit: MARK_UPDATE_FLOOR_NS,
         unit: "ns",
@@ -374,7 +398,10 @@ fn population_and_memory(
 }
 
 fn cascades(o: &RiskOptions, rows: &mut Vec<Row>, floors: &mut Vec<Floor>) -> anyhow::Result<()> {
-    println!("\n## risk 4/4: a cascade liquidating {} longs", o.liquidations);
+    println!(
+        "\n## risk 4/4: a cascade liquidating {} longs",
+        o.liquidations
+    );
     println!(
         "   setup: {} accounts buy 1 lot (0.001 BTC) at 50,000 USD at 50x with 1.000-1.499 USD \
          (triggers 48,525-49,024 USD); the index then moves to {} ticks (48,400 USD) in one \
@@ -447,7 +474,11 @@ fn cascades(o: &RiskOptions, rows: &mut Vec<Row>, floors: &mut Vec<Floor>) -> an
             },
         });
         floors.push(Floor {
-            name: format!("3. cascade of {} liquidations, {}", o.liquidations, closer.name()),
+            name: format!(
+                "3. cascade of {} liquidations, {}",
+                o.liquidations,
+                closer.name()
+            ),
             value: median,
             limit: CASCADE_FLOOR_MS,
             unit: "ms",
