@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use cascade_engine::{Command, Engine, Limits, Sequenced};
 
-use crate::journal::{self, FsyncPolicy, JournalError, JournalWriter};
+use crate::journal::{self, FsyncPolicy, JournalError, JournalWriter, RecoverMode};
 use crate::snapshot::{self, SnapshotError};
 
 /// The journal's file name inside a durability directory.
@@ -119,12 +119,24 @@ impl From<std::io::Error> for RecoveryError {
 /// Journal corruption that is not a torn tail, I/O errors, or an engine that fails its audit
 /// after the replay.
 pub fn recover(dir: &Path, limits: Limits) -> Result<Recovered, RecoveryError> {
+    recover_with(dir, limits, RecoverMode::Strict)
+}
+
+/// [`recover`], choosing what to do about damage inside the journal (see [`RecoverMode`]).
+///
+/// # Errors
+/// As [`recover`].
+pub fn recover_with(
+    dir: &Path,
+    limits: Limits,
+    mode: RecoverMode,
+) -> Result<Recovered, RecoveryError> {
     let (mut engine, snapshot_seq, rejected_snapshots) = newest_snapshot(dir, limits)?;
     let base = snapshot_seq.unwrap_or(0);
     let mut replayed = 0u64;
     let path = dir.join(JOURNAL_FILE);
     let journal = if path.exists() {
-        Some(journal::recover(&path, |record| {
+        Some(journal::recover_with(&path, mode, |record| {
             if record.command.seq > base {
                 engine.apply(&record.command);
                 replayed += 1;

@@ -12,7 +12,7 @@ use cascade_engine::{Command, MarketId, Sequenced};
 use cascade_gateway::journal::codec::{self, command_tag, tag};
 use cascade_gateway::journal::{
     self, file_header, record_crc, Corruption, FsyncPolicy, JournalError, JournalReader,
-    JournalWriter, FILE_HEADER_LEN,
+    JournalWriter, RecoverMode, FILE_HEADER_LEN,
 };
 use common::{every_command_variant, random_stream, sequenced};
 use proptest::prelude::*;
@@ -323,6 +323,18 @@ fn a_flipped_bit_inside_the_journal_is_caught_and_not_truncated() {
             assert_eq!(fs::read(&path).expect("read"), damaged, "left untouched");
         }
     }
+    // An operator may truncate there anyway: the two records before it survive.
+    let mut damaged = bytes.clone();
+    damaged[usize::try_from(from).expect("fits") + 5] ^= 1;
+    fs::write(&path, &damaged).expect("write");
+    let mut seen = Vec::new();
+    let summary = journal::recover_with(&path, RecoverMode::TruncateAtFirstFault, |r| {
+        seen.push(r.command.clone());
+    })
+    .expect("truncates");
+    assert_eq!(seen, &cmds[..2]);
+    assert_eq!(summary.torn, Some(Corruption::RecordChecksum));
+    assert_eq!(fs::metadata(&path).expect("meta").len(), from);
 }
 
 #[test]

@@ -30,8 +30,9 @@
 //! first bad record; if no valid record follows it anywhere in the file, it is a torn tail and
 //! the file is truncated there. If a valid record *does* follow, the damage is inside the
 //! journal, not at its end: recovery refuses ([`JournalError::CorruptInside`]) rather than drop
-//! acknowledged commands. A record whose checksum is right but whose payload does not decode
-//! (a newer version, say) was written that way and is never truncated either.
+//! acknowledged commands, unless told otherwise ([`RecoverMode::TruncateAtFirstFault`]). A
+//! record whose checksum is right but whose payload does not decode (a newer version, say) was
+//! written that way and is never truncated either.
 //!
 //! # Known limitations
 //! One file, never compacted: a snapshot shortens recovery but not the journal. Segment files
@@ -43,7 +44,7 @@ mod reader;
 mod writer;
 
 pub use error::{Corruption, JournalError};
-pub use reader::{recover, scan, JournalReader, Record, Recovery};
+pub use reader::{recover, recover_with, scan, JournalReader, Record, RecoverMode, Recovery};
 pub(crate) use writer::sync_parent_dir;
 pub use writer::{FsyncPolicy, JournalWriter};
 

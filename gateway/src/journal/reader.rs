@@ -169,7 +169,20 @@ impl Recovery {
 /// # Errors
 /// As [`recover`].
 pub fn scan(path: &Path, apply: impl FnMut(&Record)) -> Result<Recovery, JournalError> {
-    read_all(path, apply, false)
+    read_all(path, apply, None)
+}
+
+/// How [`recover_with`] treats a bad frame that valid records follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecoverMode {
+    /// Refuse with [`JournalError::CorruptInside`]: damage inside the journal needs a person.
+    /// The default, because truncating there drops acknowledged commands.
+    Strict,
+    /// Truncate at the first bad frame anyway. For an operator who has looked, or for a
+    /// journal written under [`super::FsyncPolicy::Never`] or large batches, where a crash can
+    /// persist the pages of an unsynced batch out of order and leave a hole before valid
+    /// records that were never acknowledged.
+    TruncateAtFirstFault,
 }
 
 /// Reads the journal at `path`, calling `apply` on every valid record in order, and truncates
@@ -185,13 +198,26 @@ pub fn scan(path: &Path, apply: impl FnMut(&Record)) -> Result<Recovery, Journal
 ///   torn tail);
 /// - [`JournalError::CorruptInside`] when a bad record is followed by a valid one.
 pub fn recover(path: &Path, apply: impl FnMut(&Record)) -> Result<Recovery, JournalError> {
-    read_all(path, apply, true)
+    read_all(path, apply, Some(RecoverMode::Strict))
+}
+
+/// [`recover`] with a choice of what to do about a bad frame followed by valid records.
+///
+/// # Errors
+/// As [`recover`]; under [`RecoverMode::TruncateAtFirstFault`] never
+/// [`JournalError::CorruptInside`].
+pub fn recover_with(
+    path: &Path,
+    mode: RecoverMode,
+    apply: impl FnMut(&Record),
+) -> Result<Recovery, JournalError> {
+    read_all(path, apply, Some(mode))
 }
 
 fn read_all(
     path: &Path,
     mut apply: impl FnMut(&Record),
-    repair: bool,
+    repair: Option<RecoverMode>,
 ) -> Result<Recovery, JournalError> {
     let file = File::open(path)?;
     let file_len = file.metadata()?.len();
@@ -201,7 +227,7 @@ fn read_all(
             reason: Corruption::FileHeaderShort,
             ..
         }) => {
-            if repair {
+            if repair.is_some() {
                 rewrite_header(path)?;
             }
             return Ok(Recovery {
@@ -240,16 +266,18 @@ fn read_all(
     if !reason.is_framing() {
         return Err(corrupt(offset, reason));
     }
-    let mut file = File::open(path)?;
-    if let Some(next_valid) = find_valid_record(&mut file, offset + 1)? {
-        return Err(JournalError::CorruptInside {
-            offset,
-            reason,
-            next_valid,
-        });
+    if repair != Some(RecoverMode::TruncateAtFirstFault) {
+        let mut file = File::open(path)?;
+        if let Some(next_valid) = find_valid_record(&mut file, offset + 1)? {
+            return Err(JournalError::CorruptInside {
+                offset,
+                reason,
+                next_valid,
+            });
+        }
     }
     summary.torn = Some(reason);
-    if repair {
+    if repair.is_some() {
         let file = OpenOptions::new().write(true).open(path)?;
         file.set_len(valid_end)?;
         file.sync_all()?;
