@@ -28,6 +28,7 @@ use crate::trigger::HeapMeta;
 
 /// How a position is margined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[repr(u8)]
 pub enum MarginMode {
     /// Shares the account's collateral with its other cross positions.
@@ -38,6 +39,7 @@ pub enum MarginMode {
 
 /// One account's position in one market.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Position {
     /// Owner.
     pub account: u32,
@@ -107,6 +109,7 @@ pub const ACCOUNT_IN_LIQUIDATION: u8 = 1;
 
 /// Accounts, their order lists, collateral and positions.
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Accounts {
     /// Resting orders per account.
     pub(crate) orders_open: Vec<u32>,
@@ -323,5 +326,39 @@ impl Accounts {
     #[must_use]
     pub fn flags(&self, account: u32) -> u8 {
         self.flags[account as usize]
+    }
+}
+
+impl Accounts {
+    /// Checks deserialized accounts against the limits and reserves the position arrays back
+    /// to the capacities [`Accounts::new`] gives them.
+    ///
+    /// # Errors
+    /// A description of the first shape mismatch.
+    pub(crate) fn restore_capacities(&mut self, limits: &Limits) -> Result<(), String> {
+        let n = limits.accounts_max as usize;
+        let p = limits.positions_max as usize;
+        let per_account = [
+            self.orders_open.len(),
+            self.order_head.len(),
+            self.collateral.len(),
+            self.position_head.len(),
+            self.flags.len(),
+            self.cross_open.len(),
+            self.multi_at.len(),
+        ];
+        if per_account.iter().any(|len| *len != n) || self.multi.len() > n {
+            return Err(format!("account arrays do not match accounts_max {n}"));
+        }
+        if self.positions_max != p
+            || self.positions.len() > p
+            || self.heap_meta.len() != self.positions.len()
+        {
+            return Err(format!("position arrays do not match positions_max {p}"));
+        }
+        crate::restore::reserve_exact_to(&mut self.positions, p);
+        crate::restore::reserve_exact_to(&mut self.heap_meta, p);
+        crate::restore::reserve_exact_to(&mut self.multi, n);
+        Ok(())
     }
 }

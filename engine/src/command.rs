@@ -10,11 +10,13 @@ use cascade_risk::{Price, Qty, Quote};
 
 /// Identifies an account. Dense: `0..accounts_max`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AccountId(pub u32);
 
 /// Identifies an order. Assigned by the engine: the sequence number of the command that placed
 /// it, so ids are unique and increase with time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct OrderId(pub u64);
 
 /// A command stamped by the sequencer.
@@ -31,6 +33,7 @@ pub struct Sequenced<C> {
 
 /// Book side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[repr(u8)]
 pub enum Side {
     /// Buys; rests on the bid side.

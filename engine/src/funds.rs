@@ -235,7 +235,7 @@ impl Engine {
     }
 
     pub(crate) fn set_risk_params(&mut self, market: MarketId, params: &RiskParams) {
-        let capacity = (self.limits().positions_max as usize).min(1 << 16);
+        let capacity = crate::restore::trigger_heap_capacity(self.limits());
         let Some(m) = self
             .markets
             .get_mut(usize::from(market.0))

@@ -20,6 +20,7 @@ pub mod market;
 pub mod pricing;
 pub mod reject;
 pub mod render;
+pub mod restore;
 pub mod risk_params;
 pub mod scenario;
 pub mod state;

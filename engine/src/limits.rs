@@ -6,6 +6,7 @@
 /// Capacities of one engine instance. Process configuration: it sizes memory but cannot change
 /// the outcome of a command stream that stays within it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Limits {
     /// Markets the engine can hold.
     pub markets_max: u16,

@@ -40,6 +40,7 @@ use cascade_risk::{PositionSize, Price, Quote};
 
 /// The risk half of a margined market.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MarketRisk {
     /// Parameters.
     pub params: RiskParams,

@@ -6,10 +6,12 @@ use cascade_risk::{Price, Qty, Quote};
 
 /// Identifies a market. Dense: `0..markets_max`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MarketId(pub u16);
 
 /// A decimal step used only for display and decimal parsing at the edges: `mantissa × 10^-scale`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DecimalStep {
     /// Integer mantissa (> 0).
     pub mantissa: i64,
@@ -25,6 +27,7 @@ pub struct DecimalStep {
 /// `i64`, so the notional of any valid order cannot overflow, and a level's total of at most
 /// `orders_max` orders of `qty_max` lots fits in `i64` too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MarketSpec {
     /// Market id, dense from 0.
     pub id: MarketId,

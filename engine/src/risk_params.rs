@@ -11,6 +11,7 @@ use cascade_risk::{Ppm, Quote};
 
 /// How auto-deleveraging picks counterparties.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum AdlPolicy {
     /// Opposite positions ranked by PnL% × effective leverage (PnL% / leverage when losing),
     /// ties by account id, each closed in full before the next (BitMEX, Binance, Hyperliquid).
@@ -24,6 +25,7 @@ pub enum AdlPolicy {
 
 /// Where the mark price comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum MarkSource {
     /// Median of (index + smoothed basis, median(bid, ask, last), external mark), as
     /// Hyperliquid and Binance.
@@ -34,6 +36,7 @@ pub enum MarkSource {
 
 /// Which price a funding payment's notional uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum FundingNotional {
     /// The index (oracle) price, as Hyperliquid and dYdX.
     Index,
@@ -43,6 +46,7 @@ pub enum FundingNotional {
 
 /// The risk configuration of one market.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RiskParams {
     /// Maintenance margin tiers with deductions, and maximum leverage per tier.
     pub tiers: MarginTiers,

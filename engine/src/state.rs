@@ -38,6 +38,7 @@ use cascade_risk::{Ppm, Price, Qty};
 
 /// One market's live state.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Market {
     /// The spec it was created with.
     pub spec: MarketSpec,
@@ -59,6 +60,7 @@ pub struct Market {
 
 /// Where the money that is not in accounts sits, and the totals that bound it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Treasury {
     /// Insurance fund balance.
     pub insurance_fund: i64,
@@ -106,15 +108,19 @@ struct Plan {
 
 /// The deterministic exchange core.
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Engine {
     limits: Limits,
     pub(crate) markets: Vec<Option<Market>>,
     pub(crate) orders: Orders,
     pub(crate) accounts: Accounts,
+    /// Events of the current command; cleared when the next one starts (not state).
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub(crate) events: Vec<Event>,
     /// Scratch for the fill-or-kill dry run: each account's position change so far, by
     /// account id. All zero between commands (checked by the audit).
-    fok_delta: Vec<i64>,
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub(crate) fok_delta: Vec<i64>,
     last_seq: u64,
     last_ts_ns: u64,
     pub(crate) treasury: Treasury,
@@ -126,7 +132,9 @@ pub struct Engine {
     pub(crate) touched: Vec<u32>,
     /// Position handles waiting out a liquidation cooldown, in the order they entered it.
     pub(crate) cooldowns: Vec<u32>,
-    /// Scratch for ranking auto-deleverage candidates: (score, account, handle).
+    /// Scratch for ranking auto-deleverage candidates: (score, account, handle). Cleared
+    /// before every use (not state).
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub(crate) adl_scratch: Vec<(i128, u32, u32)>,
     /// Markets with risk parameters: with none, commands skip the liquidation scan.
     pub(crate) margined: u16,

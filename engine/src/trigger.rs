@@ -20,6 +20,7 @@ const NIL: u32 = u32::MAX;
 
 /// Which end of the price axis comes out first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum HeapOrder {
     /// Highest trigger first (long positions).
     MaxFirst,
@@ -30,6 +31,7 @@ pub enum HeapOrder {
 /// Per-handle heap bookkeeping, stored once for all heaps (a handle is in at most one heap at a
 /// time), so each heap costs only its array of handles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct HeapMeta {
     /// Index in its heap's array, or `u32::MAX` when in no heap.
     pub place: u32,
@@ -51,6 +53,7 @@ impl HeapMeta {
 /// An indexed binary heap of `(price, account)` keys over `u32` handles whose bookkeeping
 /// lives in a shared `[HeapMeta]`.
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TriggerHeap {
     order: HeapOrder,
     heap: Vec<u32>,
@@ -213,6 +216,19 @@ impl TriggerHeap {
             }
         }
         Ok(())
+    }
+}
+
+impl TriggerHeap {
+    /// Reserves a deserialized heap back to the capacity it was created with.
+    pub(crate) fn restore_capacity(&mut self, capacity: usize) {
+        crate::restore::reserve_exact_to(&mut self.heap, capacity);
+    }
+
+    /// Handles the heap holds before it grows.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.heap.capacity()
     }
 }
 

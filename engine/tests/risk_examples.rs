@@ -189,10 +189,17 @@ fn issue_market_order_margin_at_best_price_not_protection_bound() {
     let mut v = Venue::new(MarketSpec::btc_perp(MarketId(0)), params);
     v.deposit(0, 1_000_000_000_000);
     v.deposit(1, 650_000); // 0.65 USD: just above 1/1001 of 650 USD.
-    v.step(Command::SetLeverage { account: AccountId(1), market: MarketId(0), leverage: 1001 });
+    v.step(Command::SetLeverage {
+        account: AccountId(1),
+        market: MarketId(0),
+        leverage: 1001,
+    });
     v.index(650_000);
     v.order(0, Side::Sell, 650_000, 10);
     let events = v.step(Command::Place(NewOrder::market_order(1, 0, Side::Buy, 10)));
-    assert!(events.iter().any(|e| matches!(e, Event::Trade { .. })), "{events:?}");
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Trade { .. })),
+        "{events:?}"
+    );
     assert_eq!(v.engine.position(AccountId(1), MarketId(0)), 10);
 }

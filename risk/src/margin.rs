@@ -35,6 +35,7 @@ const PPM_ONE: i128 = 1_000_000;
 
 /// One row of a tier table as written in a venue's documentation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TierSpec {
     /// Lower bound of the tier's notional range, in quote quantums (exclusive, except 0).
     pub notional_floor: Quote,
@@ -58,6 +59,7 @@ impl TierSpec {
 
 /// A validated tier with its deduction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MarginTier {
     spec: TierSpec,
     /// `Σ floor_j·(mmr_j − mmr_{j−1})` for `j ≤ t`, in quote quantums × 1e6.
@@ -107,6 +109,7 @@ impl MarginTier {
 
 /// A validated margin tier table. See the module documentation for the rules.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MarginTiers {
     tiers: Vec<MarginTier>,
 }

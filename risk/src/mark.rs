@@ -55,6 +55,7 @@ fn div_nearest_even(numerator: i128, denominator: i128) -> Option<i128> {
 /// Unseeded until the first sample, which it then equals. Each later sample moves it by
 /// `alpha·(sample − ema)`, rounded to the nearest sub-tick (ties to even).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct BasisEma {
     basis_subticks: i128,
     samples: u64,

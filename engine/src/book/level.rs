@@ -9,6 +9,7 @@ use crate::command::Side;
 /// `count > 0` and `qty_total` equals the sum of its orders' open quantities while the level is
 /// in use; `head`/`tail` are `NIL` exactly when it is free.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Level {
     /// Price in ticks.
     pub price: i64,

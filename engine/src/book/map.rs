@@ -22,6 +22,7 @@ const EMPTY: u64 = u64::MAX;
 
 /// Fixed-capacity `u64 → u32` map.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct U64Map {
     keys: Vec<u64>,
     values: Vec<u32>,
@@ -173,6 +174,30 @@ impl U64Map {
     pub fn clear(&mut self) {
         self.keys.fill(EMPTY);
         self.len = 0;
+    }
+}
+
+impl U64Map {
+    /// Checks the shape of a deserialized map (restored snapshot): a power-of-two table at
+    /// most half full, keys and values of equal length.
+    ///
+    /// # Errors
+    /// A description of the first mismatch.
+    pub(crate) fn check_shape(&self, capacity: usize) -> Result<(), String> {
+        let buckets = self.keys.len();
+        let ok = buckets.is_power_of_two()
+            && self.values.len() == buckets
+            && self.mask == buckets - 1
+            && self.capacity == capacity
+            && self.capacity < buckets
+            && self.len <= self.capacity;
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "id map shape: {buckets} buckets for capacity {capacity}"
+            ))
+        }
     }
 }
 

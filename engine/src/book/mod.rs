@@ -43,6 +43,7 @@ pub(crate) fn clone_with_capacity<T: Clone>(items: &[T], capacity: usize) -> Vec
 
 /// Sorted active prices of one side, best last.
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct SideIndex {
     /// `price` for bids, `-price` for asks: ascending, so the best level is last on both sides.
     keys: Vec<i64>,
@@ -88,6 +89,7 @@ fn level_key(side: Side, price: i64) -> u64 {
 
 /// One market's order book.
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Book {
     levels: Vec<Level>,
     levels_free: Vec<u32>,
@@ -394,6 +396,34 @@ fn find_position(keys: &[i64], key: i64) -> usize {
         "invariant: removed level is indexed"
     );
     pos
+}
+
+impl Book {
+    /// Checks a deserialized book against the level limit and reserves its arrays back to the
+    /// capacities [`Book::new`] gives them.
+    ///
+    /// # Errors
+    /// A description of the first shape mismatch.
+    pub(crate) fn restore_capacities(&mut self, levels_per_side_max: u32) -> Result<(), String> {
+        let n = levels_per_side_max as usize;
+        if self.levels_per_side_max != n || self.levels.len() > 2 * n {
+            return Err(format!("book levels do not fit the limit {n}"));
+        }
+        if self.levels_free.len() > self.levels.len() {
+            return Err("book free list longer than its levels".into());
+        }
+        for s in &mut self.sides {
+            if s.keys.len() != s.levels.len() || s.keys.len() > n || s.active > s.keys.len() {
+                return Err("book side index shape".into());
+            }
+            crate::restore::reserve_exact_to(&mut s.keys, n);
+            crate::restore::reserve_exact_to(&mut s.levels, n);
+        }
+        self.level_index.check_shape(2 * n)?;
+        crate::restore::reserve_exact_to(&mut self.levels, 2 * n);
+        crate::restore::reserve_exact_to(&mut self.levels_free, 2 * n);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub const FLAG_POST_ONLY_SLIDE: u8 = 4;
 
 /// One resting order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[repr(C, align(64))]
 pub struct OrderSlot {
     /// Order id; 0 in a free slot.
@@ -97,6 +98,7 @@ impl OrderSlot {
 
 /// The slab of all resting orders across all markets.
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Orders {
     /// Every slot, allocated and written at construction (so no page faults mid-command).
     slots: Vec<OrderSlot>,
@@ -219,5 +221,28 @@ impl Orders {
     #[must_use]
     pub fn slots(&self) -> &[OrderSlot] {
         &self.slots[..self.high_water as usize]
+    }
+}
+
+impl Orders {
+    /// Checks a deserialized slab against `capacity` and reserves its free list back to it, so
+    /// a restored engine never allocates where the original did not.
+    ///
+    /// # Errors
+    /// A description of the first shape mismatch.
+    pub(crate) fn restore_capacities(&mut self, capacity: u32) -> Result<(), String> {
+        let n = capacity as usize;
+        if self.capacity != capacity || self.slots.len() != n {
+            return Err(format!(
+                "order slab holds {} slots, limit {n}",
+                self.slots.len()
+            ));
+        }
+        if self.high_water as usize > n || self.free.len() > n {
+            return Err("order slab high water or free list past capacity".into());
+        }
+        self.index.check_shape(n)?;
+        crate::restore::reserve_exact_to(&mut self.free, n);
+        Ok(())
     }
 }
