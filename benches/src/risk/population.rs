@@ -206,8 +206,9 @@ pub struct Oddities {
 }
 
 impl Oddities {
+    /// Notes the events of one update.
     #[inline]
-    fn see(&mut self, events: &[Event]) {
+    pub fn see(&mut self, events: &[Event]) {
         if events.len() == 1 && matches!(events[0], Event::MarkPrice { .. }) {
             return;
         }
