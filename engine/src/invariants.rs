@@ -176,8 +176,8 @@ fn check_triggers(engine: &Engine) -> Result<(), String> {
         else {
             continue;
         };
-        let filed_long = risk.longs.handles().any(|x| x == h);
-        let filed_short = risk.shorts.handles().any(|x| x == h);
+        let filed_long = risk.longs.contains(meta, h);
+        let filed_short = risk.shorts.contains(meta, h);
         let cooling = p.cooldown_until_ns > 0;
         let want = if cooling {
             None

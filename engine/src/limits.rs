@@ -65,11 +65,12 @@ impl Limits {
     pub fn events_per_command_max(&self) -> usize {
         let fills = self.fills_per_taker_max as usize;
         let cancels = self.orders_per_account_max as usize;
-        // A fill emits a trade; each level swept emits one level update; a self-trade
-        // cancel emits a cancel and a level update.
-        // A liquidation emits its start and end, the cancels of the account's orders, a
-        // taker's worth of fills and, at worst, a deleverage per counterparty; the same bound
-        // serves: liquidations past the buffer's room wait for the next command.
+        // A fill emits a trade; each level swept emits one level update; a self-trade or
+        // reduce-only cancel emits a cancel and a level update, and counts as a fill.
+        //
+        // Liquidations are not bounded by this: a cascade of `liquidations_per_command_max`
+        // liquidations, each a few events, can need more, and the buffer then grows once to
+        // that high-water mark and keeps it. Matching never makes it grow.
         (3 * fills).max(2 * cancels) + 16
     }
 

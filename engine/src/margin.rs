@@ -261,20 +261,37 @@ impl Engine {
             Side::Sell => (mark - limit).max(0),
         };
         let open_loss = i128::from(open_loss) * i128::from(qty) * i128::from(c);
-        let iso = (base.mode == MarginMode::Isolated)
-            .then_some(handle)
-            .flatten();
-        let pool = if base.mode == MarginMode::Isolated && iso.is_none() {
-            Health::default()
+        // Equity and the initial margin of the pool's other positions; maintenance is not
+        // needed here, and this position's own requirement is replaced by the new one.
+        let (mut equity, mut others_initial) = (0i128, 0i128);
+        if base.mode == MarginMode::Isolated {
+            if let Some(h) = handle {
+                let p = self.accounts.get(h);
+                equity = i128::from(p.isolated_margin) + value(p, mark, c);
+            }
         } else {
-            Self::health_of(&self.markets, &self.accounts, base.account, iso)
-        };
-        let im_real = real
-            .as_ref()
-            .map_or(0, |p| initial(p, &risk.params, mark, c, 0, 0));
+            equity = i128::from(self.accounts.collateral(base.account));
+            for h in self.accounts.positions_of(base.account) {
+                let p = self.accounts.get(h);
+                if p.mode != MarginMode::Cross {
+                    continue;
+                }
+                match Self::marked(&self.markets, p.market) {
+                    Some((pm, pmark)) => {
+                        let pc = pm.spec.quote_per_tick_lot;
+                        equity += value(p, pmark, pc);
+                        if Some(h) != handle {
+                            let params = &pm.risk.as_ref().expect("marked").params;
+                            others_initial += i128::from(initial(p, params, pmark, pc, 0, 0));
+                        }
+                    }
+                    None => equity += i128::from(p.quote),
+                }
+            }
+        }
         let im_new = initial(base, &risk.params, mark, c, buy, sell);
-        let required = pool.initial - i128::from(im_real) + i128::from(im_new) + open_loss;
-        if pool.equity < required {
+        let required = others_initial + i128::from(im_new) + open_loss;
+        if equity < required {
             return Err(Reject::InsufficientMargin);
         }
         Ok(())

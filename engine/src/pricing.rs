@@ -39,8 +39,13 @@ fn impact_price_e9(m: &Market, side: Side, notional: i64) -> Option<i128> {
     let (mut lots, mut filled) = (0i128, 0i128);
     for level in m.book.levels(side) {
         let per_lot = i128::from(level.price) * c;
-        let need = div_round(want - filled, per_lot, Rounding::Ceil)?;
-        let take = need.min(i128::from(level.qty_total));
+        let whole = i128::from(level.qty_total) * per_lot;
+        // Whole levels need no division; only the level that completes the notional does.
+        let take = if filled + whole < want {
+            i128::from(level.qty_total)
+        } else {
+            div_round(want - filled, per_lot, Rounding::Ceil)?
+        };
         lots += take;
         filled += take * per_lot;
         if filled >= want {

@@ -19,7 +19,8 @@ use crate::state::Engine;
 /// which a heap grows (a margined market with that many open positions is rare).
 #[must_use]
 pub(crate) fn trigger_heap_capacity(limits: &Limits) -> usize {
-    (limits.positions_max as usize).min(1 << 16)
+    // Every position could sit in one heap: sized to that, a heap never grows inside `apply`.
+    limits.positions_max as usize
 }
 
 /// Makes `v`'s capacity exactly `capacity` (or its length, if longer), keeping its content.

@@ -18,8 +18,9 @@
 //! level (see the book module). Mass cancel is O(orders cancelled).
 //!
 //! # Known limitations
-//! A mass cancel of a whole market can emit more events than `events_per_command_max`; the
-//! buffer then grows once (an operator command, not the hot path).
+//! A mass cancel of a whole market, or a liquidation cascade of many accounts in one command,
+//! can emit more events than `events_per_command_max`; the buffer then grows once to that
+//! high-water mark and keeps it (neither is the matching hot path, which never grows it).
 
 use crate::account::{Accounts, MarginMode};
 use crate::book::slab::{FLAG_POST_ONLY, FLAG_POST_ONLY_SLIDE, FLAG_REDUCE_ONLY};
@@ -1413,10 +1414,16 @@ impl Engine {
     /// After a command's fills in a margined market: refresh the triggers of every account
     /// that traded.
     pub(crate) fn after_fills(&mut self, taker: u32, market: u16) {
+        // Triggers move only when positions or money do: a command that traded nothing (the
+        // vast majority of places and amends) refreshes nothing.
+        if self.touched.is_empty() {
+            return;
+        }
         let margined = self.markets[usize::from(market)]
             .as_ref()
             .is_some_and(|m| m.risk.is_some());
         if !margined {
+            self.touched.clear();
             return;
         }
         self.refresh_account(taker);

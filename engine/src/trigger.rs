@@ -135,6 +135,13 @@ impl TriggerHeap {
         }
     }
 
+    /// Whether a handle is in this heap (O(1), through its place).
+    #[must_use]
+    pub fn contains(&self, meta: &[HeapMeta], handle: u32) -> bool {
+        let at = meta[handle as usize].place;
+        at != NIL && self.heap.get(at as usize) == Some(&handle)
+    }
+
     /// Removes a handle if it is in this heap; a handle in another heap is left alone.
     pub fn remove_if_member(&mut self, meta: &mut [HeapMeta], handle: u32) {
         let at = meta[handle as usize].place;
