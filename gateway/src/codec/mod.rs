@@ -6,6 +6,7 @@
 //! up in `docs/PROTOCOL.md`.
 
 pub mod error;
+pub mod itch;
 pub mod ouch;
 pub mod soup;
 pub mod wire;
