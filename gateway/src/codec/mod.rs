@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod itch;
+pub mod map;
 pub mod native;
 pub mod ouch;
 pub mod soup;
