@@ -14,3 +14,6 @@ pub mod soup;
 pub mod wire;
 
 pub use error::CodecError;
+
+#[cfg(test)]
+mod proptests;
