@@ -86,8 +86,8 @@ fn check_breakdown(mem: &MemoryReport) {
 
 #[test]
 fn breakdown_explains_the_allocation_and_mark_updates_allocate_nothing() {
-    // 140,000 accounts: 70,000 positions a side, past the trigger heaps' initial 65,536, so
-    // the doubling the breakdown assumes is exercised.
+    // 140,000 accounts: 70,000 positions a side. The trigger heaps are sized to
+    // positions_max up front, so none grows while the population is built.
     let params = PopulationParams {
         accounts: 140_000,
         levels: 30,
@@ -97,7 +97,7 @@ fn breakdown_explains_the_allocation_and_mark_updates_allocate_nothing() {
     assert_eq!(mem.heap_entries, (70_000, 70_000));
     assert_eq!(
         memory::heap_capacity(mem.limits.positions_max, 70_000),
-        131_072
+        mem.limits.positions_max as usize
     );
     check_breakdown(&mem);
     let updates = population::mark_updates(&mut pop, 200, 2, held);

@@ -52,15 +52,12 @@ pub fn position_record_bytes() -> usize {
     size_of::<Position>() + size_of::<HeapMeta>()
 }
 
-/// Capacity of a trigger heap holding `len` entries: it starts at
-/// `min(positions_max, 65,536)` and doubles when full (`Vec` growth).
+/// Capacity of a trigger heap: the engine sizes each heap of a margined market to
+/// `positions_max` when the market gets its risk parameters, so it never grows (`len` is
+/// at most that).
 #[must_use]
 pub fn heap_capacity(positions_max: u32, len: usize) -> usize {
-    let mut cap = (positions_max as usize).min(1 << 16);
-    while cap < len {
-        cap = (cap * 2).max(4);
-    }
-    cap
+    (positions_max as usize).max(len)
 }
 
 /// glibc's in-use byte count.
