@@ -779,17 +779,8 @@ impl Engine {
         }
     }
 
-    /// Links an allocated, unlinked slot into its book and emits `Rested` and `BookLevel`.
-    fn rest(&mut self, index: u32) {
-        let o = *self.orders.get(index);
-        let handle = self
-            .accounts
-            .find(o.account, o.market)
-            .expect("invariant: accounts with orders have a position record");
-        self.rest_with(index, handle);
-    }
-
-    /// As [`Engine::rest`], with the order's position record already at hand.
+    /// Links an allocated, unlinked slot into its book (its position record at hand) and emits
+    /// `Rested` and `BookLevel`.
     fn rest_with(&mut self, index: u32, handle: u32) {
         let o = *self.orders.get(index);
         let m = self.markets[usize::from(o.market)]
@@ -1133,11 +1124,11 @@ impl Engine {
         if !alone && !m.book.can_rest(o.side, price) {
             return Err(Reject::LevelsLimit);
         }
+        let h = self
+            .accounts
+            .find(o.account, o.market)
+            .expect("invariant: accounts with orders have a position record");
         if qty > o.qty_open || price != o.price {
-            let h = self
-                .accounts
-                .find(o.account, o.market)
-                .expect("invariant: record exists");
             // The amended order replaces the old one: check the margin of the difference.
             let mut p = *self.accounts.get(h);
             match o.side {
@@ -1148,7 +1139,7 @@ impl Engine {
                 self.check_order_margin(&p, Some(h), o.side, qty, price)?;
             }
         }
-        self.replace(slot, price, qty);
+        self.replace(slot, h, price, qty);
         Ok(())
     }
 
@@ -1177,14 +1168,14 @@ impl Engine {
 
     /// Takes an order off its level, re-enters it at a new price and size (trading if it
     /// crosses), and rests what is left behind everything at its new price.
-    fn replace(&mut self, slot: u32, price: i64, qty: i64) {
+    fn replace(&mut self, slot: u32, handle: u32, price: i64, qty: i64) {
         let o = *self.orders.get(slot);
         let m = self.markets[usize::from(o.market)]
             .as_mut()
             .expect("invariant: market exists");
         let level_idx = o.level;
         let (_, gone) = m.book.unlink(&mut self.orders, slot);
-        Self::order_qty(&mut self.accounts, &o, -o.qty_open);
+        Self::order_qty_at(&mut self.accounts, handle, o.side, -o.qty_open);
         self.events
             .push(level_event(m, o.side, o.price, level_idx, gone));
         self.events.push(Event::Replaced {
@@ -1214,7 +1205,7 @@ impl Engine {
             let s = self.orders.get_mut(slot);
             s.price = price;
             s.qty_open = taker.qty;
-            self.rest(slot);
+            self.rest_with(slot, handle);
             return;
         }
         Self::unlink_account(&mut self.orders, &mut self.accounts, slot);

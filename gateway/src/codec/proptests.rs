@@ -387,7 +387,7 @@ proptest! {
             OuchAccount::new(AccountId(1), 32),
             OuchAccount::new(AccountId(2), 32),
         ];
-        let mut feed = ItchFeed::new();
+        let mut feed = ItchFeed::with_capacity(64);
         let mut next_ref = [1u32, 1u32];
         for (who, action, qty, target, px, buy) in steps {
             // Unit market: one tick is 1, i.e. 10,000 OUCH units.

@@ -505,15 +505,13 @@ impl StreamDecoder {
         if let Some(e) = self.error {
             return Err(e);
         }
+        // `buf` and `start` are disjoint fields: the packet borrows the first while the
+        // second moves past it.
         let window = self.buf.get(self.start..self.end).unwrap_or(&[]);
         match decode_frame(window, self.length_max) {
-            Ok(Some((_, used))) => {
-                let frame = self.start..self.start + used;
+            Ok(Some((packet, used))) => {
                 self.start += used;
-                let bytes = self.buf.get(frame).unwrap_or(&[]);
-                // Decoded once above to learn its size; decoding the same bytes again cannot
-                // fail and keeps the borrow simple.
-                decode_frame(bytes, self.length_max).map(|p| p.map(|(packet, _)| packet))
+                Ok(Some(packet))
             }
             Ok(None) => Ok(None),
             Err(e) => {

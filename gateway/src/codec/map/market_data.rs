@@ -91,6 +91,16 @@ impl ItchFeed {
         }
     }
 
+    /// An empty feed with room for `orders` resting orders before it grows (size it to the
+    /// engine's `orders_max` to never allocate after start-up).
+    #[must_use]
+    pub fn with_capacity(orders: usize) -> Self {
+        Self {
+            resting: HashMap::with_capacity(orders),
+            backstop_prints: true,
+        }
+    }
+
     /// Turns the Trade (`P`) prints of backstop take-overs on or off.
     #[must_use]
     pub fn with_backstop_prints(mut self, on: bool) -> Self {

@@ -360,15 +360,17 @@ const BLANK_CL_ORD_ID: [u8; 14] = [b' '; 14];
 
 impl OuchAccount {
     /// The order table of `account`, holding at most `orders_max` orders (entering and live).
+    /// Its maps are sized for up to 1,024 orders at once and grow beyond.
     #[must_use]
     pub fn new(account: AccountId, orders_max: usize) -> Self {
+        let room = orders_max.min(1_024);
         Self {
             account,
             orders_max,
             refs: UserRefNumCheck::default(),
-            entering: HashMap::new(),
-            live: HashMap::new(),
-            orders: HashMap::new(),
+            entering: HashMap::with_capacity(room),
+            live: HashMap::with_capacity(room),
+            orders: HashMap::with_capacity(room),
         }
     }
 
