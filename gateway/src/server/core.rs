@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cascade_engine::{AccountId, Command, Engine, Sequenced};
+use cascade_engine::{AccountId, Command, Engine, Limits, Sequenced};
 use cascade_risk::{Price, Quote};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
@@ -27,7 +27,8 @@ use crate::codec::itch::Message;
 use crate::codec::map::{Batch, InboundAction, ItchFeed, MarketRegistry, OuchAccount};
 use crate::codec::ouch::{Inbound, Outbound};
 use crate::codec::soup::{self, LoginAccepted, Packet};
-use crate::recovery::Store;
+use crate::journal;
+use crate::recovery::{Store, JOURNAL_FILE};
 
 /// Messages the core handles at most between two group commits.
 pub const BATCH_MAX: usize = 1024;
@@ -161,6 +162,7 @@ impl Core {
         store: Store,
         config: &Config,
         markets: &[MarketSetup],
+        rebuild_feed: bool,
     ) -> Result<Self, String> {
         let mut registry = MarketRegistry::new();
         for m in markets {
@@ -219,7 +221,7 @@ impl Core {
                     })?;
                 }
             }
-        } else {
+        } else if !(rebuild_feed && core.rebuild_feed()) {
             for m in markets {
                 core.push_itch(&ItchFeed::stock_directory(&m.spec, ts));
             }
@@ -238,6 +240,40 @@ impl Core {
     #[must_use]
     pub fn state_hash(&self) -> u64 {
         self.engine.state_hash()
+    }
+
+    /// Replays the journal through a second engine and the ITCH mapper, so that the feed
+    /// after a restart holds the whole history (Stock Directories, Add Orders of the resting
+    /// book, …) and its resting-order table. False (and nothing changed) when the journal cannot
+    /// be read or the replay does not reach the recovered state.
+    fn rebuild_feed(&mut self) -> bool {
+        let path = self.store.dir().join(JOURNAL_FILE);
+        let mut engine = Engine::new(Limits::DEFAULT);
+        let mut feed = ItchFeed::new();
+        let mut messages = Vec::new();
+        let scanned = journal::scan(&path, |record| {
+            let events = engine.apply(&record.command);
+            let batch = Batch {
+                seq: record.command.seq,
+                ts_ns: record.command.ts_ns,
+                command: &record.command.command,
+                events,
+            };
+            feed.on_batch(&batch, &self.registry, &mut |m| messages.push(m));
+        });
+        if let Err(e) = scanned {
+            tracing::warn!("market-data feed not rebuilt: {e}");
+            return false;
+        }
+        if engine.state_hash() != self.engine.state_hash() {
+            tracing::warn!("market-data feed not rebuilt: the replay does not match recovery");
+            return false;
+        }
+        self.feed = feed;
+        for m in &messages {
+            self.push_itch(m);
+        }
+        true
     }
 
     fn push_itch(&mut self, msg: &Message) {

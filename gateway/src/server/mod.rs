@@ -193,7 +193,11 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
         replayed = recovered.replayed,
         "journal recovered"
     );
-    let core = Core::new(recovered.engine, store, &config, &markets).map_err(ServerError::Core)?;
+    // The feed is rebuilt from the journal only when recovery did not start from a snapshot
+    // (the server writes none yet).
+    let rebuild_feed = recovered.snapshot_seq.is_none();
+    let core = Core::new(recovered.engine, store, &config, &markets, rebuild_feed)
+        .map_err(ServerError::Core)?;
     let start = StartInfo {
         recovered_seq,
         state_hash: core.state_hash(),

@@ -252,40 +252,45 @@ fn read_loop(
     }
 }
 
+/// Bytes the writer gathers from its queue before one `write`.
+const WRITE_BATCH_BYTES: usize = 1 << 16;
+
 fn write_loop(mut stream: TcpStream, rx: &Receiver<Out>, heartbeat: Duration) {
     let heartbeat_frame = frame(&Packet::ServerHeartbeat);
+    let end_frame = frame(&Packet::EndOfSession);
+    let mut buf: Vec<u8> = Vec::with_capacity(WRITE_BATCH_BYTES);
     loop {
-        let result = match rx.recv_timeout(heartbeat) {
+        let mut end = false;
+        match rx.recv_timeout(heartbeat) {
             Ok(Out::Frame(f)) => {
-                let mut r = stream.write_all(&f);
-                // Write what is already queued before the next syscall-per-frame round.
-                while r.is_ok() {
+                buf.extend_from_slice(&f);
+                // Gather what is already queued into one write.
+                while buf.len() < WRITE_BATCH_BYTES {
                     match rx.try_recv() {
-                        Ok(Out::Frame(f)) => r = stream.write_all(&f),
+                        Ok(Out::Frame(f)) => buf.extend_from_slice(&f),
                         Ok(Out::End) => {
-                            let _ = stream.write_all(&frame(&Packet::EndOfSession));
-                            let _ = stream.shutdown(Shutdown::Both);
-                            return;
+                            end = true;
+                            break;
                         }
                         Err(_) => break,
                     }
                 }
-                r
             }
-            Ok(Out::End) => {
-                let _ = stream.write_all(&frame(&Packet::EndOfSession));
-                let _ = stream.shutdown(Shutdown::Both);
-                return;
-            }
-            Err(RecvTimeoutError::Timeout) => stream.write_all(&heartbeat_frame),
+            Ok(Out::End) => end = true,
+            Err(RecvTimeoutError::Timeout) => buf.extend_from_slice(&heartbeat_frame),
             Err(RecvTimeoutError::Disconnected) => {
                 // The core dropped the session (slow consumer, replaced, bad input) or the
                 // reader ended it.
                 let _ = stream.shutdown(Shutdown::Both);
                 return;
             }
-        };
-        if result.is_err() {
+        }
+        if end {
+            buf.extend_from_slice(&end_frame);
+        }
+        let written = stream.write_all(&buf);
+        buf.clear();
+        if end || written.is_err() {
             let _ = stream.shutdown(Shutdown::Both);
             return;
         }

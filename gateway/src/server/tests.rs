@@ -369,7 +369,7 @@ fn restart_from_the_journal_resumes_the_same_state_hash() {
     let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
     let (mut bob, _) = Client::login(server.ouch_addr(), "bob", "bob", 0);
     alice.enter(1, b'S', 10, PX_65000);
-    alice.wait_ouch(accepted_ref);
+    let (_, alice_order) = alice.wait_ouch(accepted_ref);
     bob.enter(1, b'B', 6, PX_65000);
     bob.wait_ouch(|m| matches!(m, Outbound::OrderExecuted(_)).then_some(()));
     let live = server.state_hash().expect("hash");
@@ -380,6 +380,22 @@ fn restart_from_the_journal_resumes_the_same_state_hash() {
     assert!(server.start_info().recovered_seq > 0);
     assert_eq!(server.start_info().state_hash, last);
     assert_eq!(server.state_hash().expect("hash"), last);
+    // The feed was rebuilt from the journal: a subscriber from 1 sees the resting order's Add
+    // and its Execute.
+    let (mut feed, _) = Client::login(server.md_addr(), "mm", "mm", 1);
+    let added = feed.wait_itch(|m| match m {
+        Message::AddOrder(a) => Some(*a),
+        _ => None,
+    });
+    assert_eq!((added.order_ref, added.shares), (alice_order, 10));
+    let executed = feed.wait_itch(|m| match m {
+        Message::OrderExecuted(e) => Some(*e),
+        _ => None,
+    });
+    assert_eq!(
+        (executed.order_ref, executed.executed_shares),
+        (alice_order, 6)
+    );
     // The restarted server keeps trading.
     let (mut carol, _) = Client::login(server.ouch_addr(), "carol", "carol", 0);
     carol.enter(1, b'B', 1, PX_65000 - 1_000_000);
