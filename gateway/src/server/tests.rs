@@ -416,3 +416,77 @@ fn embedded_config_parses_and_bad_configs_are_refused() {
     assert!(Config::parse(&bad).is_err());
     assert!(Config::parse("listen = 1").is_err());
 }
+
+#[test]
+fn rate_limit_disconnects_a_flooding_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    config.rate_limit_per_s = 5;
+    let server = start(config).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    let (mut bob, _) = Client::login(server.ouch_addr(), "bob", "bob", 0);
+    // One write of 50 Account Queries; the server may close before reading them all, so the
+    // write's outcome is not asserted.
+    let mut flood = Vec::new();
+    for _ in 0..50 {
+        flood.extend_from_slice(&[0, 2, b'U', b'Q']);
+    }
+    let _ = alice.stream.write_all(&flood);
+    assert!(alice.closed_by_server());
+    bob.ouch(&Inbound::AccountQuery);
+    bob.wait_ouch(|m| matches!(m, Outbound::AccountQueryResponse(_)).then_some(()));
+    server.shutdown().expect("shutdown");
+}
+
+#[test]
+fn a_replay_beyond_the_outbound_queue_never_blocks_the_core() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    config.outbound_queue_max = 3;
+    let server = start(config).expect("start");
+    // The feed already holds System Event, two Stock Directories and more: more than 3. The
+    // core queues without blocking; whether the session is dropped as a slow consumer depends
+    // on how fast its writer drains the queue meanwhile, so only "never blocks" is asserted.
+    let mut feed = Client::connect(server.md_addr());
+    feed.login_request("mm", "mm", 1);
+    // From the live end it fits, and the core keeps serving everybody.
+    let (mut live, _) = Client::login(server.md_addr(), "mm", "mm", 0);
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    alice.enter(1, b'B', 2, PX_65000 - 1_000_000);
+    alice.wait_ouch(accepted_ref);
+    live.wait_itch(|m| matches!(m, Message::AddOrder(_)).then_some(()));
+    server.shutdown().expect("shutdown");
+}
+
+#[test]
+fn cancel_on_disconnect_pulls_the_accounts_orders() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    config.cancel_on_disconnect = true;
+    let server = start(config).expect("start");
+    let (mut feed, _) = Client::login(server.md_addr(), "mm", "mm", 0);
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    alice.enter(1, b'B', 2, PX_65000 - 1_000_000);
+    let (_, order) = alice.wait_ouch(accepted_ref);
+    alice.send(&Packet::LogoutRequest);
+    let deleted = feed.wait_itch(|m| match m {
+        Message::OrderDelete(d) => Some(d.order_ref),
+        _ => None,
+    });
+    assert_eq!(deleted, order);
+    server.shutdown().expect("shutdown");
+}
+
+#[test]
+fn a_silent_client_times_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    config.idle_timeout_ms = 300;
+    let server = start(config).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    assert!(alice.closed_by_server());
+    // A client that never logs in times out too.
+    let mut mute = Client::connect(server.ouch_addr());
+    assert!(mute.closed_by_server());
+    server.shutdown().expect("shutdown");
+}
