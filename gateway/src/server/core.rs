@@ -179,6 +179,8 @@ impl Core {
             });
         }
         let start_seq = engine.last_seq();
+        // Sequencer time never goes backwards, not even across a restart.
+        let ts_last = engine.last_ts_ns();
         let mut name = [b' '; 10];
         let label = format!("S{start_seq}");
         let label = label.as_bytes();
@@ -194,7 +196,7 @@ impl Core {
             itch_sent: 0,
             itch_sessions: Vec::new(),
             cancel_on_disconnect: config.cancel_on_disconnect,
-            ts_last: 0,
+            ts_last,
             scratch: vec![0; SCRATCH_LEN],
             session_name: name,
         };

@@ -490,3 +490,28 @@ fn a_silent_client_times_out() {
     assert!(mute.closed_by_server());
     server.shutdown().expect("shutdown");
 }
+
+#[test]
+fn rejects_answer_and_the_session_goes_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(test_config(dir.path())).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    let reason = |m: &Outbound<'_>| match m {
+        Outbound::Rejected(r) => Some((r.user_ref_num, r.reason)),
+        Outbound::OrderAccepted(_) => panic!("accepted"),
+        _ => None,
+    };
+    // The engine refuses a price far outside the band.
+    alice.enter(1, b'B', 2, 10_000);
+    let (user_ref, code) = alice.wait_ouch(reason);
+    assert_eq!(user_ref, 1);
+    assert!(code < 1000, "an engine reject code, got {code}");
+    // The gateway refuses a price that is not a whole number of ticks.
+    alice.enter(2, b'B', 2, PX_65000 + 1);
+    assert_eq!(alice.wait_ouch(reason), (2, 1002));
+    // A retransmitted UserRefNum is ignored; the next valid order is accepted.
+    alice.enter(2, b'B', 2, PX_65000 - 1_000_000);
+    alice.enter(3, b'B', 2, PX_65000 - 1_000_000);
+    assert_eq!(alice.wait_ouch(accepted_ref).0, 3);
+    server.shutdown().expect("shutdown");
+}
