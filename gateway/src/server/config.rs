@@ -30,6 +30,7 @@ rate_limit_per_s = 5000   # inbound messages per second per session; above it: d
 cancel_on_disconnect = false
 outbound_queue_max = 65536  # frames queued per session; a slower reader is disconnected
 inbound_queue_max = 65536   # messages queued from all sessions to the core
+sessions_max = 256          # open connections (both ports); more are closed at once
 
 [[markets]]
 preset = "btc"        # BTC-PERP: tick 0.1 USD, lot 0.001 BTC, RiskParams::btc_perp()
@@ -117,10 +118,17 @@ pub struct Config {
     pub outbound_queue_max: usize,
     /// Messages queued to the core (back-pressure on the sessions beyond it).
     pub inbound_queue_max: usize,
+    /// Open connections, both ports together; a connection beyond it is closed at once.
+    #[serde(default = "sessions_max_default")]
+    pub sessions_max: usize,
     /// Markets, in id order (the first is id 0).
     pub markets: Vec<MarketConfig>,
     /// Users.
     pub users: Vec<UserConfig>,
+}
+
+const fn sessions_max_default() -> usize {
+    256
 }
 
 /// A configuration that does not parse or does not make sense.
@@ -198,7 +206,10 @@ impl Config {
                 "heartbeat_ms and idle_timeout_ms must be > 0".into(),
             ));
         }
-        if self.outbound_queue_max == 0 || self.inbound_queue_max == 0 || self.rate_limit_per_s == 0
+        if self.outbound_queue_max == 0
+            || self.inbound_queue_max == 0
+            || self.rate_limit_per_s == 0
+            || self.sessions_max == 0
         {
             return Err(ConfigError(
                 "queue bounds and rate limit must be > 0".into(),

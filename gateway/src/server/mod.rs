@@ -24,7 +24,7 @@ use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -224,6 +224,7 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
         session_name,
     });
     let ids = Arc::new(AtomicU64::new(1));
+    let open = Arc::new(AtomicUsize::new(0));
     let mut acceptors = Vec::new();
     for (listener, port) in [
         (ouch_listener, Port::OrderEntry),
@@ -231,10 +232,11 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
     ] {
         listener.set_nonblocking(true)?;
         let (stop, ctx, ids) = (Arc::clone(&stop), Arc::clone(&ctx), Arc::clone(&ids));
+        let open = Arc::clone(&open);
         acceptors.push(
             thread::Builder::new()
                 .name(format!("cascade-accept-{port:?}"))
-                .spawn(move || accept_loop(&listener, port, &stop, &ctx, &ids))?,
+                .spawn(move || accept_loop(&listener, port, &stop, &ctx, &ids, &open))?,
         );
     }
     Ok(ServerHandle {
@@ -257,16 +259,32 @@ pub fn start_in(mut config: Config, journal_dir: &Path) -> Result<ServerHandle, 
     start(config)
 }
 
+/// Counts one open connection until dropped.
+struct OpenGuard(Arc<AtomicUsize>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 fn accept_loop(
     listener: &TcpListener,
     port: Port,
     stop: &AtomicBool,
     ctx: &Arc<SessionCtx>,
     ids: &AtomicU64,
+    open: &Arc<AtomicUsize>,
 ) {
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
-            Ok((stream, _)) => {
+            Ok((stream, peer)) => {
+                if open.fetch_add(1, Ordering::SeqCst) >= ctx.config.sessions_max {
+                    open.fetch_sub(1, Ordering::SeqCst);
+                    tracing::warn!(%peer, "sessions_max reached, connection closed");
+                    continue;
+                }
+                let guard = OpenGuard(Arc::clone(open));
                 if stream.set_nonblocking(false).is_err() {
                     continue;
                 }
@@ -274,7 +292,10 @@ fn accept_loop(
                 let ctx = Arc::clone(ctx);
                 let spawned = thread::Builder::new()
                     .name(format!("cascade-session-{id}"))
-                    .spawn(move || session::run(stream, port, id, &ctx));
+                    .spawn(move || {
+                        let _guard = guard;
+                        session::run(stream, port, id, &ctx);
+                    });
                 if let Err(e) = spawned {
                     tracing::error!("cannot start a session thread: {e}");
                 }

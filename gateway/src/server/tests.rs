@@ -515,3 +515,34 @@ fn rejects_answer_and_the_session_goes_on() {
     assert_eq!(alice.wait_ouch(accepted_ref).0, 3);
     server.shutdown().expect("shutdown");
 }
+
+#[test]
+fn connections_beyond_sessions_max_are_closed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    config.sessions_max = 1;
+    let server = start(config).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    let mut second = Client::connect(server.ouch_addr());
+    assert!(second.closed_by_server());
+    alice.send(&Packet::LogoutRequest);
+    assert!(alice.closed_by_server());
+    // Alice's slot is freed when her session thread ends; retry within the deadline.
+    let start_at = Instant::now();
+    loop {
+        let mut c = Client::connect(server.ouch_addr());
+        c.login_request("bob", "bob", 0);
+        let answer = loop {
+            match c.poll() {
+                Ok(Some((b'A', _))) => break true,
+                Ok(Some(_) | None) => assert!(start_at.elapsed() < DEADLINE, "no answer"),
+                Err(_) => break false,
+            }
+        };
+        if answer {
+            break;
+        }
+        assert!(start_at.elapsed() < DEADLINE, "the slot was never freed");
+    }
+    server.shutdown().expect("shutdown");
+}
