@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod calc_cmd;
 mod scenario_cmd;
+mod serve_cmd;
 
 /// Cascade: a perpetual-futures exchange core.
 #[derive(Parser, Debug)]
@@ -26,6 +27,8 @@ enum Cmd {
     Calc(calc_cmd::CalcArgs),
     /// Runs a scenario file through the engine and prints its events and book.
     Scenario(scenario_cmd::ScenarioArgs),
+    /// Runs the exchange server: OUCH order entry and ITCH market data over SoupBinTCP.
+    Serve(serve_cmd::ServeArgs),
     /// Runs a short demo: the embedded default markets and a few orders, printing events.
     Demo,
 }
@@ -36,6 +39,7 @@ fn main() -> Result<()> {
         Cmd::Bench(args) => cascade_benches::cli::run(&args),
         Cmd::Calc(args) => calc_cmd::run(&args),
         Cmd::Scenario(args) => scenario_cmd::run(&args),
+        Cmd::Serve(args) => serve_cmd::run(&args),
         Cmd::Demo => scenario_cmd::demo(),
     }
 }

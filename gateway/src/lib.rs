@@ -7,6 +7,7 @@
 //! - [`decimal`]: decimal strings to and from integer units, at the edges.
 //! - [`journal`]: the append-only journal of sequenced commands (group commit, torn tails).
 //! - [`snapshot`]: engine snapshots (serde + bincode, isolated here).
+//! - [`server`]: the running server (`cascade serve`): sessions, the core thread, config.
 //! - [`recovery`]: newest valid snapshot + journal tail, and the [`recovery::Store`] that keeps
 //!   them consistent.
 
@@ -14,4 +15,5 @@ pub mod codec;
 pub mod decimal;
 pub mod journal;
 pub mod recovery;
+pub mod server;
 pub mod snapshot;

@@ -1,0 +1,532 @@
+//! The core thread: the sequencer, the journal's group commit, the engine, and the routing of
+//! events to sessions.
+//!
+//! # Data flow
+//! Sessions send [`ToCore`] messages over one bounded channel. The core drains what is queued
+//! (up to [`BATCH_MAX`]), and for each OUCH message: maps it through the account's
+//! [`OuchAccount`], stamps the resulting command with the next sequence number and the time,
+//! journals it, applies it, and maps the events to OUCH (every account) and ITCH. Then it
+//! commits the journal once (the group commit) and only then sends what the batch produced:
+//! nothing leaves the server before the command behind it is durable (per the fsync policy).
+//!
+//! # Streams
+//! Each account's OUCH stream and the ITCH stream are in-memory logs of encoded SoupBinTCP
+//! Sequenced Data frames; message `n` is `log[n - 1]`. A login asking for sequence `n` gets the
+//! log from `n`, then the live tail. The logs start empty at every server start.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cascade_engine::{AccountId, Command, Engine, Limits, Sequenced};
+use cascade_risk::{Price, Quote};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use super::config::{Config, MarketSetup};
+use crate::codec::itch::Message;
+use crate::codec::map::{Batch, InboundAction, ItchFeed, MarketRegistry, OuchAccount};
+use crate::codec::ouch::{Inbound, Outbound};
+use crate::codec::soup::{self, LoginAccepted, Packet};
+use crate::journal;
+use crate::recovery::{Store, JOURNAL_FILE};
+
+/// Messages the core handles at most between two group commits.
+pub const BATCH_MAX: usize = 1024;
+
+/// Orders an account's OUCH table holds at most (entering and live).
+pub const ACCOUNT_ORDERS_MAX: usize = 65_536;
+
+/// Scratch size for one encoded message (OUCH appendages are bounded well below it).
+const SCRATCH_LEN: usize = 1 << 16;
+
+/// What a session writer receives.
+#[derive(Clone, Debug)]
+pub enum Out {
+    /// One encoded SoupBinTCP frame.
+    Frame(Arc<[u8]>),
+    /// Send End of Session and close.
+    End,
+}
+
+/// Which stream a session reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// An account's OUCH stream.
+    Ouch(AccountId),
+    /// The ITCH market-data stream.
+    Itch,
+}
+
+/// Messages from sessions (and the handle) to the core.
+#[derive(Debug)]
+pub enum ToCore {
+    /// A session logged in; attach it to its stream from `requested_seq`.
+    Login {
+        /// Session id (unique per connection).
+        session: u64,
+        /// The stream.
+        stream: Stream,
+        /// Requested sequence number (0: live end).
+        requested_seq: u64,
+        /// The session's outbound queue.
+        out: Sender<Out>,
+    },
+    /// One OUCH message (an Unsequenced Data payload, already known to decode).
+    Ouch {
+        /// Session id.
+        session: u64,
+        /// Account.
+        account: AccountId,
+        /// The OUCH message.
+        payload: Vec<u8>,
+    },
+    /// A session ended (logout, timeout, bad input, closed socket).
+    Gone {
+        /// Session id.
+        session: u64,
+        /// The stream it was attached to.
+        stream: Stream,
+    },
+    /// Reply with the engine's state hash.
+    StateHash(Sender<u64>),
+    /// End every session, commit, reply with the final state hash and stop.
+    Shutdown(Sender<u64>),
+}
+
+/// An attached session.
+struct Attached {
+    session: u64,
+    out: Sender<Out>,
+}
+
+/// One OUCH account: its order table, its stream, its session.
+struct AccountState {
+    ouch: OuchAccount,
+    log: Vec<Arc<[u8]>>,
+    /// Frames `..sent` have been handed to the attached session (or were durable when it
+    /// attached).
+    sent: usize,
+    session: Option<Attached>,
+}
+
+/// The core's state.
+pub struct Core {
+    engine: Engine,
+    store: Store,
+    registry: MarketRegistry,
+    accounts: BTreeMap<AccountId, AccountState>,
+    feed: ItchFeed,
+    itch_log: Vec<Arc<[u8]>>,
+    itch_sent: usize,
+    itch_sessions: Vec<Attached>,
+    cancel_on_disconnect: bool,
+    ts_last: u64,
+    scratch: Vec<u8>,
+    session_name: [u8; 10],
+}
+
+/// Encodes a Sequenced Data frame around `payload`.
+fn sequenced_frame(payload: &[u8]) -> Arc<[u8]> {
+    let mut buf = vec![0u8; soup::LENGTH_PREFIX + 1 + payload.len()];
+    let n = Packet::SequencedData(payload)
+        .encode(&mut buf)
+        .expect("invariant: the buffer is sized for the frame");
+    buf.truncate(n);
+    buf.into()
+}
+
+/// Encodes any packet into a frame.
+pub fn frame(packet: &Packet<'_>) -> Arc<[u8]> {
+    let mut buf = vec![0u8; packet.encoded_len()];
+    let n = packet
+        .encode(&mut buf)
+        .expect("invariant: the buffer is sized for the frame");
+    buf.truncate(n);
+    buf.into()
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+impl Core {
+    /// Builds the core from a recovered engine and store; at genesis (an empty journal) it
+    /// sequences the configured markets and deposits.
+    ///
+    /// # Errors
+    /// A journal write failure during genesis, or markets that do not fit OUCH/ITCH.
+    pub fn new(
+        engine: Engine,
+        store: Store,
+        config: &Config,
+        markets: &[MarketSetup],
+        rebuild_feed: bool,
+    ) -> Result<Self, String> {
+        let mut registry = MarketRegistry::new();
+        for m in markets {
+            registry.insert(m.spec).map_err(|e| e.to_string())?;
+        }
+        let mut accounts = BTreeMap::new();
+        for u in &config.users {
+            let account = AccountId(u.account);
+            accounts.entry(account).or_insert_with(|| AccountState {
+                ouch: OuchAccount::new(account, ACCOUNT_ORDERS_MAX),
+                log: Vec::new(),
+                sent: 0,
+                session: None,
+            });
+        }
+        let start_seq = engine.last_seq();
+        // Sequencer time never goes backwards, not even across a restart.
+        let ts_last = engine.last_ts_ns();
+        let mut name = [b' '; 10];
+        let label = format!("S{start_seq}");
+        let label = label.as_bytes();
+        let n = label.len().min(10);
+        name[..n].copy_from_slice(&label[..n]);
+        let mut core = Self {
+            engine,
+            store,
+            registry,
+            accounts,
+            feed: ItchFeed::new(),
+            itch_log: Vec::new(),
+            itch_sent: 0,
+            itch_sessions: Vec::new(),
+            cancel_on_disconnect: config.cancel_on_disconnect,
+            ts_last,
+            scratch: vec![0; SCRATCH_LEN],
+            session_name: name,
+        };
+        let ts = now_ns();
+        core.push_itch(&ItchFeed::system_event(b'O', ts));
+        if start_seq == 0 {
+            for m in markets {
+                core.sequence(Command::AddMarket(m.spec))?;
+                core.sequence(Command::SetRiskParams {
+                    market: m.spec.id,
+                    params: Box::new(m.risk.clone()),
+                })?;
+                core.sequence(Command::SetIndexPrice {
+                    market: m.spec.id,
+                    index: Price(m.index_ticks),
+                    external_mark: None,
+                })?;
+            }
+            for u in &config.users {
+                if u.deposit_quote > 0 {
+                    core.sequence(Command::Deposit {
+                        account: AccountId(u.account),
+                        amount: Quote(u.deposit_quote),
+                    })?;
+                }
+            }
+        } else if !(rebuild_feed && core.rebuild_feed()) {
+            for m in markets {
+                core.push_itch(&ItchFeed::stock_directory(&m.spec, ts));
+            }
+        }
+        core.commit()?;
+        Ok(core)
+    }
+
+    /// The SoupBinTCP session name of this server run.
+    #[must_use]
+    pub const fn session_name(&self) -> [u8; 10] {
+        self.session_name
+    }
+
+    /// The engine's state hash.
+    #[must_use]
+    pub fn state_hash(&self) -> u64 {
+        self.engine.state_hash()
+    }
+
+    /// Replays the journal through a second engine and the ITCH mapper, so that the feed
+    /// after a restart holds the whole history (Stock Directories, Add Orders of the resting
+    /// book, …) and its resting-order table. False (and nothing changed) when the journal cannot
+    /// be read or the replay does not reach the recovered state.
+    fn rebuild_feed(&mut self) -> bool {
+        let path = self.store.dir().join(JOURNAL_FILE);
+        let mut engine = Engine::new(Limits::DEFAULT);
+        let mut feed = ItchFeed::new();
+        let mut messages = Vec::new();
+        let scanned = journal::scan(&path, |record| {
+            let events = engine.apply(&record.command);
+            let batch = Batch {
+                seq: record.command.seq,
+                ts_ns: record.command.ts_ns,
+                command: &record.command.command,
+                events,
+            };
+            feed.on_batch(&batch, &self.registry, &mut |m| messages.push(m));
+        });
+        if let Err(e) = scanned {
+            tracing::warn!("market-data feed not rebuilt: {e}");
+            return false;
+        }
+        if engine.state_hash() != self.engine.state_hash() {
+            tracing::warn!("market-data feed not rebuilt: the replay does not match recovery");
+            return false;
+        }
+        self.feed = feed;
+        for m in &messages {
+            self.push_itch(m);
+        }
+        true
+    }
+
+    fn push_itch(&mut self, msg: &Message) {
+        match msg.encode(&mut self.scratch) {
+            Ok(n) => self.itch_log.push(sequenced_frame(&self.scratch[..n])),
+            Err(e) => tracing::error!("itch encode failed: {e}"),
+        }
+    }
+
+    fn push_ouch(&mut self, account: AccountId, msg: &Outbound<'_>) {
+        let n = match msg.encode(&mut self.scratch) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!("ouch encode failed: {e}");
+                return;
+            }
+        };
+        let f = sequenced_frame(&self.scratch[..n]);
+        if let Some(a) = self.accounts.get_mut(&account) {
+            a.log.push(f);
+        }
+    }
+
+    /// Stamps, journals, applies and routes one command.
+    fn sequence(&mut self, command: Command) -> Result<(), String> {
+        let ts_ns = now_ns().max(self.ts_last + 1);
+        self.ts_last = ts_ns;
+        let cmd = Sequenced {
+            seq: self.engine.last_seq() + 1,
+            ts_ns,
+            command,
+        };
+        self.store.append(&cmd).map_err(|e| e.to_string())?;
+        let events = self.engine.apply(&cmd).to_vec();
+        let batch = Batch {
+            seq: cmd.seq,
+            ts_ns: cmd.ts_ns,
+            command: &cmd.command,
+            events: &events,
+        };
+        let mut ouch_out: Vec<(AccountId, Outbound<'static>)> = Vec::new();
+        for (id, a) in &mut self.accounts {
+            a.ouch
+                .on_batch(&batch, &self.registry, &mut |m| ouch_out.push((*id, m)));
+        }
+        let mut itch_out = Vec::new();
+        self.feed
+            .on_batch(&batch, &self.registry, &mut |m| itch_out.push(m));
+        for (account, m) in &ouch_out {
+            self.push_ouch(*account, m);
+        }
+        for m in &itch_out {
+            self.push_itch(m);
+        }
+        Ok(())
+    }
+
+    /// The group commit, then the batch's output to the attached sessions.
+    fn commit(&mut self) -> Result<(), String> {
+        self.store.commit().map_err(|e| e.to_string())?;
+        for (id, a) in &mut self.accounts {
+            if let Some(s) = &a.session {
+                if !send_all(&s.out, &a.log[a.sent..]) {
+                    tracing::warn!(
+                        session = s.session,
+                        account = id.0,
+                        "slow consumer: outbound queue full, disconnecting"
+                    );
+                    a.session = None;
+                }
+            }
+            a.sent = a.log.len();
+        }
+        let new = &self.itch_log[self.itch_sent..];
+        self.itch_sessions.retain(|s| {
+            let ok = send_all(&s.out, new);
+            if !ok {
+                tracing::warn!(
+                    session = s.session,
+                    "slow market-data consumer: outbound queue full, disconnecting"
+                );
+            }
+            ok
+        });
+        self.itch_sent = self.itch_log.len();
+        Ok(())
+    }
+
+    fn login(&mut self, session: u64, stream: Stream, requested_seq: u64, out: Sender<Out>) {
+        let (log, sent) = match stream {
+            Stream::Ouch(account) => match self.accounts.get(&account) {
+                Some(a) => (&a.log, a.sent),
+                None => return,
+            },
+            Stream::Itch => (&self.itch_log, self.itch_sent),
+        };
+        // Message n is log[n - 1]; 0 or past the end means the live end.
+        let next = if requested_seq == 0 || requested_seq > sent as u64 + 1 {
+            sent as u64 + 1
+        } else {
+            requested_seq
+        };
+        let accepted = frame(&Packet::LoginAccepted(LoginAccepted {
+            session: self.session_name,
+            sequence: next,
+        }));
+        let from = usize::try_from(next - 1).unwrap_or(sent);
+        let ok = out.try_send(Out::Frame(accepted)).is_ok() && send_all(&out, &log[from..sent]);
+        if !ok {
+            tracing::warn!(
+                session,
+                "replay larger than the outbound queue, disconnecting"
+            );
+            return;
+        }
+        let attached = Attached { session, out };
+        match stream {
+            Stream::Ouch(account) => {
+                if let Some(a) = self.accounts.get_mut(&account) {
+                    if let Some(old) = a.session.replace(attached) {
+                        tracing::info!(
+                            old = old.session,
+                            new = session,
+                            "account logged in again; the older session is closed"
+                        );
+                    }
+                }
+            }
+            Stream::Itch => self.itch_sessions.push(attached),
+        }
+    }
+
+    fn gone(&mut self, session: u64, stream: Stream) -> Result<(), String> {
+        match stream {
+            Stream::Ouch(account) => {
+                let Some(a) = self.accounts.get_mut(&account) else {
+                    return Ok(());
+                };
+                if a.session.as_ref().is_some_and(|s| s.session == session) {
+                    a.session = None;
+                    if self.cancel_on_disconnect {
+                        self.sequence(Command::MassCancelAccount {
+                            account,
+                            market: None,
+                        })?;
+                    }
+                }
+            }
+            Stream::Itch => self.itch_sessions.retain(|s| s.session != session),
+        }
+        Ok(())
+    }
+
+    fn ouch(&mut self, session: u64, account: AccountId, payload: &[u8]) -> Result<(), String> {
+        let Some(a) = self.accounts.get_mut(&account) else {
+            return Ok(());
+        };
+        if a.session.as_ref().is_none_or(|s| s.session != session) {
+            // A message from a session that has been replaced or dropped.
+            return Ok(());
+        }
+        let msg = match Inbound::decode(payload) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(session, "undecodable OUCH message: {e}");
+                a.session = None;
+                return Ok(());
+            }
+        };
+        let action = a.ouch.on_inbound(&msg, &self.registry, now_ns());
+        match action {
+            InboundAction::Submit(command) => self.sequence(command)?,
+            InboundAction::Reply(reply) => self.push_ouch(account, &reply),
+            InboundAction::Reject { reply, reason } => {
+                tracing::debug!(session, "refused: {reason}");
+                self.push_ouch(account, &reply);
+            }
+            InboundAction::Ignore(reason) => tracing::debug!(session, "ignored: {reason}"),
+        }
+        Ok(())
+    }
+
+    /// Runs until [`ToCore::Shutdown`] (or until every sender is gone); returns the final state
+    /// hash.
+    ///
+    /// # Errors
+    /// A journal failure: the core stops rather than trade on an unjournaled state.
+    pub fn run(mut self, rx: &Receiver<ToCore>) -> Result<u64, String> {
+        let mut reply_to: Option<Sender<u64>> = None;
+        'outer: loop {
+            let Ok(first) = rx.recv() else { break };
+            let mut next = Some(first);
+            let mut handled = 0;
+            while let Some(msg) = next.take() {
+                match msg {
+                    ToCore::Login {
+                        session,
+                        stream,
+                        requested_seq,
+                        out,
+                    } => self.login(session, stream, requested_seq, out),
+                    ToCore::Ouch {
+                        session,
+                        account,
+                        payload,
+                    } => self.ouch(session, account, &payload)?,
+                    ToCore::Gone { session, stream } => self.gone(session, stream)?,
+                    ToCore::StateHash(reply) => {
+                        let _ = reply.send(self.engine.state_hash());
+                    }
+                    ToCore::Shutdown(reply) => {
+                        reply_to = Some(reply);
+                        break 'outer;
+                    }
+                }
+                handled += 1;
+                if handled < BATCH_MAX {
+                    next = rx.try_recv().ok();
+                }
+            }
+            self.commit()?;
+        }
+        self.commit()?;
+        self.push_itch(&ItchFeed::system_event(b'C', now_ns()));
+        self.commit()?;
+        for a in self.accounts.values_mut() {
+            if let Some(s) = a.session.take() {
+                let _ = s.out.try_send(Out::End);
+            }
+        }
+        for s in self.itch_sessions.drain(..) {
+            let _ = s.out.try_send(Out::End);
+        }
+        let hash = self.engine.state_hash();
+        if let Some(reply) = reply_to {
+            let _ = reply.send(hash);
+        }
+        Ok(hash)
+    }
+}
+
+/// Queues `frames` without blocking; false when the queue is full or closed.
+fn send_all(out: &Sender<Out>, frames: &[Arc<[u8]>]) -> bool {
+    for f in frames {
+        match out.try_send(Out::Frame(Arc::clone(f))) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => return false,
+        }
+    }
+    true
+}
+
+/// How long [`ToCore::StateHash`] and [`ToCore::Shutdown`] callers wait for the core.
+pub const CORE_REPLY_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,0 +1,548 @@
+//! The server over real sockets on 127.0.0.1 (ephemeral ports). No sleeps for
+//! synchronization: clients read with short timeouts until the expected message arrives,
+//! within a deadline.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::codec::itch::{self, Message};
+use crate::codec::ouch::{self, Appendage, CancelOrder, EnterOrder, Inbound, Outbound};
+use crate::codec::soup::{LoginAccepted, LoginRequest, Packet, StreamDecoder};
+
+const DEADLINE: Duration = Duration::from_secs(10);
+/// 65,000.0 USD in OUCH price units (4 decimals).
+const PX_65000: i64 = 650_000_000;
+
+fn test_config(dir: &Path) -> Config {
+    let mut config = Config::embedded();
+    config.port = 0;
+    config.md_port = 0;
+    config.journal_dir = dir.to_path_buf();
+    config.fsync = "never".into();
+    config.heartbeat_ms = 200;
+    config.idle_timeout_ms = 5_000;
+    config
+}
+
+fn pad<const N: usize>(s: &str) -> [u8; N] {
+    let mut out = [b' '; N];
+    out[..s.len()].copy_from_slice(s.as_bytes());
+    out
+}
+
+/// One owned packet: its type byte and payload.
+type Frame = (u8, Vec<u8>);
+
+struct Client {
+    stream: TcpStream,
+    dec: StreamDecoder,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("timeout");
+        Self {
+            stream,
+            dec: StreamDecoder::new(1 << 16, u16::MAX as usize),
+        }
+    }
+
+    fn send(&mut self, packet: &Packet<'_>) {
+        let mut buf = vec![0u8; packet.encoded_len()];
+        let n = packet.encode(&mut buf).expect("encode");
+        self.stream.write_all(&buf[..n]).expect("write");
+    }
+
+    fn login_request(&mut self, user: &str, password: &str, sequence: u64) {
+        self.send(&Packet::LoginRequest(LoginRequest {
+            username: pad(user),
+            password: pad(password),
+            session: [b' '; 10],
+            sequence,
+        }));
+    }
+
+    /// Logs in; panics unless accepted.
+    fn login(addr: SocketAddr, user: &str, password: &str, sequence: u64) -> (Self, LoginAccepted) {
+        let mut c = Self::connect(addr);
+        c.login_request(user, password, sequence);
+        let accepted = c.wait_for(|kind, payload| match Packet::decode(kind, payload) {
+            Ok(Packet::LoginAccepted(a)) => Some(a),
+            Ok(Packet::LoginRejected(code)) => panic!("login rejected {}", char::from(code)),
+            _ => None,
+        });
+        (c, accepted)
+    }
+
+    fn enter(&mut self, user_ref_num: u32, side: u8, quantity: u32, price: i64) {
+        self.ouch(&Inbound::EnterOrder(EnterOrder {
+            user_ref_num,
+            side,
+            quantity,
+            symbol: *b"BTC-PERP",
+            price,
+            time_in_force: ouch::time_in_force::DAY,
+            display: ouch::display::VISIBLE,
+            capacity: ouch::capacity::AGENCY,
+            intermarket_sweep: ouch::intermarket_sweep::NOT_ELIGIBLE,
+            cross_type: ouch::cross_type::CONTINUOUS,
+            cl_ord_id: *b"cl-ord-id-0001",
+            appendage: Appendage::EMPTY,
+        }));
+    }
+
+    fn ouch(&mut self, msg: &Inbound<'_>) {
+        let mut buf = vec![0u8; msg.encoded_len()];
+        let n = msg.encode(&mut buf).expect("encode ouch");
+        self.send(&Packet::UnsequencedData(&buf[..n]));
+    }
+
+    /// The next whole frame, or `None` on a read timeout; panics when the server closed.
+    fn poll(&mut self) -> Result<Option<Frame>, String> {
+        loop {
+            match self.dec.next_packet() {
+                Ok(Some(p)) => {
+                    let kind = p.kind();
+                    let payload = match p {
+                        Packet::SequencedData(d) | Packet::Debug(d) => d.to_vec(),
+                        Packet::LoginAccepted(a) => {
+                            let mut b = a.session.to_vec();
+                            b.extend_from_slice(&crate::codec::soup::numeric(a.sequence));
+                            b
+                        }
+                        Packet::LoginRejected(c) => vec![c],
+                        _ => Vec::new(),
+                    };
+                    return Ok(Some((kind, payload)));
+                }
+                Ok(None) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+            match self.stream.read(self.dec.spare()) {
+                Ok(0) => return Err("closed".into()),
+                Ok(n) => self.dec.commit(n),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Ok(None)
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    /// Reads until `f` picks a frame, within the deadline.
+    fn wait_for<T>(&mut self, mut f: impl FnMut(u8, &[u8]) -> Option<T>) -> T {
+        let start = Instant::now();
+        while start.elapsed() < DEADLINE {
+            match self.poll() {
+                Ok(Some((kind, payload))) => {
+                    if let Some(t) = f(kind, &payload) {
+                        return t;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => panic!("connection ended while waiting: {e}"),
+            }
+        }
+        panic!("timed out waiting for a message");
+    }
+
+    /// Reads until the next OUCH message `f` picks.
+    fn wait_ouch<T>(&mut self, mut f: impl FnMut(&Outbound<'_>) -> Option<T>) -> T {
+        self.wait_for(|kind, payload| {
+            if kind != b'S' {
+                return None;
+            }
+            let msg = Outbound::decode(payload).expect("server sends valid OUCH");
+            f(&msg)
+        })
+    }
+
+    /// Reads until the next ITCH message `f` picks.
+    fn wait_itch<T>(&mut self, mut f: impl FnMut(&Message) -> Option<T>) -> T {
+        self.wait_for(|kind, payload| {
+            if kind != b'S' {
+                return None;
+            }
+            let msg = itch::Message::decode(payload).expect("server sends valid ITCH");
+            f(&msg)
+        })
+    }
+
+    /// True once the server has closed the connection, within the deadline.
+    fn closed_by_server(&mut self) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < DEADLINE {
+            if self.poll().is_err() {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+fn accepted_ref(msg: &Outbound<'_>) -> Option<(u32, u64)> {
+    match msg {
+        Outbound::OrderAccepted(a) => Some((a.user_ref_num, a.order_reference_number)),
+        Outbound::Rejected(r) => panic!("order rejected with reason {}", r.reason),
+        _ => None,
+    }
+}
+
+#[test]
+fn login_accepted_and_rejected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(test_config(dir.path())).expect("start");
+    let (_alice, accepted) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    assert_eq!(accepted.sequence, 1, "a fresh account stream starts at 1");
+
+    let mut bad = Client::connect(server.ouch_addr());
+    bad.login_request("alice", "wrong", 0);
+    let code = bad.wait_for(|kind, payload| (kind == b'J').then(|| payload[0]));
+    assert_eq!(code, b'A');
+    assert!(bad.closed_by_server());
+
+    let mut nobody = Client::connect(server.md_addr());
+    nobody.login_request("nobody", "x", 0);
+    let code = nobody.wait_for(|kind, payload| (kind == b'J').then(|| payload[0]));
+    assert_eq!(code, b'A');
+    server.shutdown().expect("shutdown");
+}
+
+#[test]
+fn cross_reaches_both_sessions_and_the_feed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(test_config(dir.path())).expect("start");
+    let (mut feed, _) = Client::login(server.md_addr(), "mm", "mm", 1);
+    // The feed replays from 1: Stock Directory for each market.
+    feed.wait_itch(|m| {
+        matches!(m, Message::StockDirectory(d) if d.stock == *b"ETH-PERP").then_some(())
+    });
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    let (mut bob, _) = Client::login(server.ouch_addr(), "bob", "bob", 0);
+
+    alice.enter(1, b'S', 10, PX_65000);
+    let (user_ref, alice_order) = alice.wait_ouch(accepted_ref);
+    assert_eq!(user_ref, 1);
+    let added = feed.wait_itch(|m| match m {
+        Message::AddOrder(a) => Some(*a),
+        _ => None,
+    });
+    assert_eq!(added.order_ref, alice_order);
+    assert_eq!(added.shares, 10);
+
+    bob.enter(7, b'B', 4, PX_65000);
+    let bob_fill = bob.wait_ouch(|m| match m {
+        Outbound::OrderExecuted(e) => Some((e.user_ref_num, e.quantity, e.match_number)),
+        _ => None,
+    });
+    assert_eq!((bob_fill.0, bob_fill.1), (7, 4));
+    let alice_fill = alice.wait_ouch(|m| match m {
+        Outbound::OrderExecuted(e) => Some((e.user_ref_num, e.quantity, e.match_number)),
+        _ => None,
+    });
+    assert_eq!(alice_fill, (1, 4, bob_fill.2));
+    let executed = feed.wait_itch(|m| match m {
+        Message::OrderExecuted(e) => Some(*e),
+        _ => None,
+    });
+    assert_eq!(executed.order_ref, alice_order);
+    assert_eq!(executed.executed_shares, 4);
+    assert_eq!(executed.match_number, bob_fill.2);
+    server.shutdown().expect("shutdown");
+}
+
+#[test]
+fn an_account_cannot_cancel_another_accounts_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(test_config(dir.path())).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    let (mut bob, _) = Client::login(server.ouch_addr(), "bob", "bob", 0);
+    alice.enter(5, b'B', 3, PX_65000 - 1_000_000);
+    alice.wait_ouch(accepted_ref);
+
+    bob.ouch(&Inbound::CancelOrder(CancelOrder {
+        user_ref_num: 5,
+        quantity: 0,
+    }));
+    let refused = bob.wait_ouch(|m| match m {
+        Outbound::CancelReject(r) => Some(r.user_ref_num),
+        Outbound::OrderCanceled(_) => panic!("bob cancelled alice's order"),
+        _ => None,
+    });
+    assert_eq!(refused, 5);
+
+    // The order is still alice's to cancel.
+    alice.ouch(&Inbound::CancelOrder(CancelOrder {
+        user_ref_num: 5,
+        quantity: 0,
+    }));
+    let cancelled = alice.wait_ouch(|m| match m {
+        Outbound::OrderCanceled(c) => Some(c.user_ref_num),
+        _ => None,
+    });
+    assert_eq!(cancelled, 5);
+    server.shutdown().expect("shutdown");
+}
+
+#[test]
+fn malformed_input_disconnects_only_that_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(test_config(dir.path())).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+
+    // An oversized length prefix, before login.
+    let mut huge = Client::connect(server.ouch_addr());
+    huge.stream.write_all(&[0xff, 0xff, b'L']).expect("write");
+    assert!(huge.closed_by_server());
+
+    // An unknown packet type after login.
+    let (mut bob, _) = Client::login(server.ouch_addr(), "bob", "bob", 0);
+    bob.stream.write_all(&[0, 1, b'?']).expect("write");
+    assert!(bob.closed_by_server());
+
+    // An OUCH message that does not decode.
+    let (mut carol, _) = Client::login(server.ouch_addr(), "carol", "carol", 0);
+    carol.send(&Packet::UnsequencedData(b"Oxyz"));
+    assert!(carol.closed_by_server());
+
+    // Data on the market-data port.
+    let (mut feed, _) = Client::login(server.md_addr(), "mm", "mm", 0);
+    feed.send(&Packet::UnsequencedData(b"x"));
+    assert!(feed.closed_by_server());
+
+    // Alice is unaffected.
+    alice.enter(1, b'B', 2, PX_65000 - 1_000_000);
+    assert_eq!(alice.wait_ouch(accepted_ref).0, 1);
+    server.shutdown().expect("shutdown");
+}
+
+#[test]
+fn relogin_replays_from_the_requested_sequence() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(test_config(dir.path())).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    alice.enter(1, b'B', 2, PX_65000 - 1_000_000);
+    let first = alice.wait_ouch(accepted_ref);
+    alice.enter(2, b'B', 2, PX_65000 - 2_000_000);
+    let second = alice.wait_ouch(accepted_ref);
+    alice.send(&Packet::LogoutRequest);
+    assert!(alice.closed_by_server());
+
+    let (mut again, accepted) = Client::login(server.ouch_addr(), "alice", "alice", 2);
+    assert_eq!(accepted.sequence, 2);
+    assert_eq!(again.wait_ouch(accepted_ref), second);
+
+    let (mut from_start, accepted) = Client::login(server.ouch_addr(), "alice", "alice", 1);
+    assert_eq!(accepted.sequence, 1);
+    assert_eq!(from_start.wait_ouch(accepted_ref), first);
+    assert_eq!(from_start.wait_ouch(accepted_ref), second);
+    // The newer login replaced the older session.
+    assert!(again.closed_by_server());
+
+    let (_live, accepted) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    assert_eq!(accepted.sequence, 3, "0 asks for the live end");
+    server.shutdown().expect("shutdown");
+}
+
+#[test]
+fn server_heartbeats_and_end_of_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(test_config(dir.path())).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    alice.wait_for(|kind, _| (kind == b'H').then_some(()));
+    alice.send(&Packet::ClientHeartbeat);
+    server.shutdown().expect("shutdown");
+    alice.wait_for(|kind, _| (kind == b'Z').then_some(()));
+}
+
+#[test]
+fn restart_from_the_journal_resumes_the_same_state_hash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(test_config(dir.path())).expect("start");
+    assert_eq!(server.start_info().recovered_seq, 0);
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    let (mut bob, _) = Client::login(server.ouch_addr(), "bob", "bob", 0);
+    alice.enter(1, b'S', 10, PX_65000);
+    let (_, alice_order) = alice.wait_ouch(accepted_ref);
+    bob.enter(1, b'B', 6, PX_65000);
+    bob.wait_ouch(|m| matches!(m, Outbound::OrderExecuted(_)).then_some(()));
+    let live = server.state_hash().expect("hash");
+    let last = server.shutdown().expect("shutdown");
+    assert_eq!(live, last);
+
+    let server = start(test_config(dir.path())).expect("restart");
+    assert!(server.start_info().recovered_seq > 0);
+    assert_eq!(server.start_info().state_hash, last);
+    assert_eq!(server.state_hash().expect("hash"), last);
+    // The feed was rebuilt from the journal: a subscriber from 1 sees the resting order's Add
+    // and its Execute.
+    let (mut feed, _) = Client::login(server.md_addr(), "mm", "mm", 1);
+    let added = feed.wait_itch(|m| match m {
+        Message::AddOrder(a) => Some(*a),
+        _ => None,
+    });
+    assert_eq!((added.order_ref, added.shares), (alice_order, 10));
+    let executed = feed.wait_itch(|m| match m {
+        Message::OrderExecuted(e) => Some(*e),
+        _ => None,
+    });
+    assert_eq!(
+        (executed.order_ref, executed.executed_shares),
+        (alice_order, 6)
+    );
+    // The restarted server keeps trading.
+    let (mut carol, _) = Client::login(server.ouch_addr(), "carol", "carol", 0);
+    carol.enter(1, b'B', 1, PX_65000 - 1_000_000);
+    carol.wait_ouch(accepted_ref);
+    let after = server.shutdown().expect("shutdown");
+    assert_ne!(after, last);
+}
+
+#[test]
+fn embedded_config_parses_and_bad_configs_are_refused() {
+    let config = Config::embedded();
+    assert_eq!(config.markets().expect("markets").len(), 2);
+    assert!(config.authenticate(&pad("alice"), &pad("alice")).is_some());
+    assert!(config.authenticate(&pad("alice"), &pad("bob")).is_none());
+    let bad = DEFAULT_CONFIG.replace("preset = \"eth\"", "preset = \"doge\"");
+    assert!(Config::parse(&bad).is_err());
+    let bad = DEFAULT_CONFIG.replace("username = \"alice\"", "username = \"toolongname\"");
+    assert!(Config::parse(&bad).is_err());
+    assert!(Config::parse("listen = 1").is_err());
+}
+
+#[test]
+fn rate_limit_disconnects_a_flooding_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    config.rate_limit_per_s = 5;
+    let server = start(config).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    let (mut bob, _) = Client::login(server.ouch_addr(), "bob", "bob", 0);
+    // One write of 50 Account Queries; the server may close before reading them all, so the
+    // write's outcome is not asserted.
+    let mut flood = Vec::new();
+    for _ in 0..50 {
+        flood.extend_from_slice(&[0, 2, b'U', b'Q']);
+    }
+    let _ = alice.stream.write_all(&flood);
+    assert!(alice.closed_by_server());
+    bob.ouch(&Inbound::AccountQuery);
+    bob.wait_ouch(|m| matches!(m, Outbound::AccountQueryResponse(_)).then_some(()));
+    server.shutdown().expect("shutdown");
+}
+
+#[test]
+fn a_replay_beyond_the_outbound_queue_never_blocks_the_core() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    config.outbound_queue_max = 3;
+    let server = start(config).expect("start");
+    // The feed already holds System Event, two Stock Directories and more: more than 3. The
+    // core queues without blocking; whether the session is dropped as a slow consumer depends
+    // on how fast its writer drains the queue meanwhile, so only "never blocks" is asserted.
+    let mut feed = Client::connect(server.md_addr());
+    feed.login_request("mm", "mm", 1);
+    // From the live end it fits, and the core keeps serving everybody.
+    let (mut live, _) = Client::login(server.md_addr(), "mm", "mm", 0);
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    alice.enter(1, b'B', 2, PX_65000 - 1_000_000);
+    alice.wait_ouch(accepted_ref);
+    live.wait_itch(|m| matches!(m, Message::AddOrder(_)).then_some(()));
+    server.shutdown().expect("shutdown");
+}
+
+#[test]
+fn cancel_on_disconnect_pulls_the_accounts_orders() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    config.cancel_on_disconnect = true;
+    let server = start(config).expect("start");
+    let (mut feed, _) = Client::login(server.md_addr(), "mm", "mm", 0);
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    alice.enter(1, b'B', 2, PX_65000 - 1_000_000);
+    let (_, order) = alice.wait_ouch(accepted_ref);
+    alice.send(&Packet::LogoutRequest);
+    let deleted = feed.wait_itch(|m| match m {
+        Message::OrderDelete(d) => Some(d.order_ref),
+        _ => None,
+    });
+    assert_eq!(deleted, order);
+    server.shutdown().expect("shutdown");
+}
+
+#[test]
+fn a_silent_client_times_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    config.idle_timeout_ms = 300;
+    let server = start(config).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    assert!(alice.closed_by_server());
+    // A client that never logs in times out too.
+    let mut mute = Client::connect(server.ouch_addr());
+    assert!(mute.closed_by_server());
+    server.shutdown().expect("shutdown");
+}
+
+#[test]
+fn rejects_answer_and_the_session_goes_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(test_config(dir.path())).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    let reason = |m: &Outbound<'_>| match m {
+        Outbound::Rejected(r) => Some((r.user_ref_num, r.reason)),
+        Outbound::OrderAccepted(_) => panic!("accepted"),
+        _ => None,
+    };
+    // The engine refuses a price far outside the band.
+    alice.enter(1, b'B', 2, 10_000);
+    let (user_ref, code) = alice.wait_ouch(reason);
+    assert_eq!(user_ref, 1);
+    assert!(code < 1000, "an engine reject code, got {code}");
+    // The gateway refuses a price that is not a whole number of ticks.
+    alice.enter(2, b'B', 2, PX_65000 + 1);
+    assert_eq!(alice.wait_ouch(reason), (2, 1002));
+    // A retransmitted UserRefNum is ignored; the next valid order is accepted.
+    alice.enter(2, b'B', 2, PX_65000 - 1_000_000);
+    alice.enter(3, b'B', 2, PX_65000 - 1_000_000);
+    assert_eq!(alice.wait_ouch(accepted_ref).0, 3);
+    server.shutdown().expect("shutdown");
+}
+
+#[test]
+fn connections_beyond_sessions_max_are_closed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    config.sessions_max = 1;
+    let server = start(config).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    let mut second = Client::connect(server.ouch_addr());
+    assert!(second.closed_by_server());
+    alice.send(&Packet::LogoutRequest);
+    assert!(alice.closed_by_server());
+    // Alice's slot is freed when her session thread ends; retry within the deadline.
+    let start_at = Instant::now();
+    loop {
+        let mut c = Client::connect(server.ouch_addr());
+        c.login_request("bob", "bob", 0);
+        let answer = loop {
+            match c.poll() {
+                Ok(Some((b'A', _))) => break true,
+                Ok(Some(_) | None) => assert!(start_at.elapsed() < DEADLINE, "no answer"),
+                Err(_) => break false,
+            }
+        };
+        if answer {
+            break;
+        }
+        assert!(start_at.elapsed() < DEADLINE, "the slot was never freed");
+    }
+    server.shutdown().expect("shutdown");
+}
