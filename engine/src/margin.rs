@@ -107,6 +107,21 @@ pub fn default_leverage(m: &Market) -> u16 {
     })
 }
 
+/// Checks the lots a position could reach if every resting order on one side filled (plus a
+/// new order of `buy` or `sell` lots) against the position limit.
+///
+/// # Errors
+/// [`Reject::PositionAboveMax`].
+#[inline]
+pub fn check_reach(base: &Position, buy: i64, sell: i64, lots_max: i64) -> Result<(), Reject> {
+    let up = i128::from(base.size) + i128::from(base.order_qty_buy) + i128::from(buy);
+    let down = i128::from(base.size) - i128::from(base.order_qty_sell) - i128::from(sell);
+    if up.max(-down) > i128::from(lots_max) {
+        return Err(Reject::PositionAboveMax);
+    }
+    Ok(())
+}
+
 /// Lots a position could reach if all its resting orders on one side filled.
 #[must_use]
 pub fn exposure(p: &Position, extra_buy: i64, extra_sell: i64) -> i64 {
@@ -241,11 +256,7 @@ impl Engine {
             .risk
             .as_ref()
             .map_or(i64::MAX / 4, |r| r.params.position_lots_max);
-        let reach = i128::from(base.size) + i128::from(base.order_qty_buy) + i128::from(buy);
-        let reach_down = i128::from(base.size) - i128::from(base.order_qty_sell) - i128::from(sell);
-        if reach.max(-reach_down) > i128::from(lots_max) {
-            return Err(Reject::PositionAboveMax);
-        }
+        check_reach(base, buy, sell, lots_max)?;
         let Some(risk) = m.risk.as_ref() else {
             return Ok(());
         };

@@ -518,7 +518,16 @@ impl Engine {
         if handle.is_none() && !self.accounts.has_room() {
             return Err(Reject::PositionsLimit);
         }
-        if !o.reduce_only {
+        if !o.reduce_only && m.risk.is_none() {
+            // A matching-only market checks only the size bound, on the record in place.
+            if let Some(h) = handle {
+                let (buy, sell) = match o.side {
+                    Side::Buy => (qty, 0),
+                    Side::Sell => (0, qty),
+                };
+                crate::margin::check_reach(self.accounts.get(h), buy, sell, i64::MAX / 4)?;
+            }
+        } else if !o.reduce_only {
             let fresh = crate::account::Position::fresh(
                 o.account.0,
                 o.market.0,
