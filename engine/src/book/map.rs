@@ -29,6 +29,10 @@ pub struct U64Map {
     mask: usize,
     len: usize,
     capacity: usize,
+    /// The largest distance any key has ever sat from its home bucket. No lookup probes past
+    /// it and no deletion scans past it, so a long run of neighbouring keys (a market maker's
+    /// consecutive order ids) costs nothing extra to search or delete in.
+    displacement_max: usize,
 }
 
 impl U64Map {
@@ -42,6 +46,7 @@ impl U64Map {
             mask: buckets - 1,
             len: 0,
             capacity,
+            displacement_max: 0,
         }
     }
 
@@ -77,17 +82,24 @@ impl U64Map {
             // Never stored (insert refuses it): an input id of u64::MAX is simply unknown.
             return None;
         }
+        self.find(key).map(|i| self.values[i])
+    }
+
+    /// The bucket holding `key`, probing no further than any key has ever been displaced.
+    #[inline]
+    fn find(&self, key: u64) -> Option<usize> {
         let mut i = self.home(key);
-        loop {
+        for _ in 0..=self.displacement_max {
             let k = self.keys[i];
             if k == key {
-                return Some(self.values[i]);
+                return Some(i);
             }
             if k == EMPTY {
                 return None;
             }
             i = (i + 1) & self.mask;
         }
+        None
     }
 
     /// Inserts `key → value`; returns `false` (and changes nothing) if the key was present or
@@ -98,53 +110,40 @@ impl U64Map {
         if self.len >= self.capacity {
             return false;
         }
-        let mut i = self.home(key);
-        loop {
-            let k = self.keys[i];
-            if k == key {
-                return false;
-            }
-            if k == EMPTY {
-                self.keys[i] = key;
-                self.values[i] = value;
-                self.len += 1;
-                return true;
-            }
+        if self.find(key).is_some() {
+            return false;
+        }
+        let home = self.home(key);
+        let mut i = home;
+        while self.keys[i] != EMPTY {
             i = (i + 1) & self.mask;
         }
+        self.keys[i] = key;
+        self.values[i] = value;
+        self.len += 1;
+        self.displacement_max = self.displacement_max.max(i.wrapping_sub(home) & self.mask);
+        true
     }
 
     /// Overwrites the value of a present key; returns whether it was present.
     #[inline]
     pub fn set(&mut self, key: u64, value: u32) -> bool {
-        let mut i = self.home(key);
-        loop {
-            let k = self.keys[i];
-            if k == key {
+        match self.find(key) {
+            Some(i) => {
                 self.values[i] = value;
-                return true;
+                true
             }
-            if k == EMPTY {
-                return false;
-            }
-            i = (i + 1) & self.mask;
+            None => false,
         }
     }
 
     /// Removes `key`, returning its value.
     #[inline]
     pub fn remove(&mut self, key: u64) -> Option<u32> {
-        let mut i = self.home(key);
-        loop {
-            let k = self.keys[i];
-            if k == EMPTY {
-                return None;
-            }
-            if k == key {
-                break;
-            }
-            i = (i + 1) & self.mask;
+        if key == EMPTY {
+            return None;
         }
+        let i = self.find(key)?;
         let value = self.values[i];
         self.len -= 1;
         // Backward-shift deletion: move later members of the cluster into the hole when their
@@ -154,12 +153,14 @@ impl U64Map {
         loop {
             j = (j + 1) & self.mask;
             let k = self.keys[j];
-            if k == EMPTY {
+            let dist_hole = j.wrapping_sub(hole) & self.mask;
+            // A key that could fill the hole sits at least `dist_hole` from its home; none
+            // sits further than `displacement_max`.
+            if k == EMPTY || dist_hole > self.displacement_max {
                 break;
             }
             let home = self.home(k);
             let dist_home = j.wrapping_sub(home) & self.mask;
-            let dist_hole = j.wrapping_sub(hole) & self.mask;
             if dist_home >= dist_hole {
                 self.keys[hole] = k;
                 self.values[hole] = self.values[j];
@@ -174,6 +175,7 @@ impl U64Map {
     pub fn clear(&mut self) {
         self.keys.fill(EMPTY);
         self.len = 0;
+        self.displacement_max = 0;
     }
 }
 
@@ -229,6 +231,37 @@ mod tests {
     }
 
     proptest! {
+        /// Keys that share home buckets (multiples of the table size apart) force probing,
+        /// displacement and backward shifts.
+        #[test]
+        fn colliding_keys_behave_like_btreemap(
+            ops in proptest::collection::vec((0u64..6, 0u64..20, any::<bool>()), 0..400),
+        ) {
+            let mut m = U64Map::with_capacity(16);
+            let buckets = 32u64;
+            let mut model = BTreeMap::new();
+            for (i, (lap, slot, insert)) in ops.into_iter().enumerate() {
+                let key = lap * buckets + slot;
+                let value = u32::try_from(i).expect("small");
+                if insert {
+                    let fresh = !model.contains_key(&key) && model.len() < 16;
+                    prop_assert_eq!(m.insert(key, value), fresh);
+                    if fresh {
+                        model.insert(key, value);
+                    }
+                } else {
+                    prop_assert_eq!(m.remove(key), model.remove(&key));
+                }
+                prop_assert_eq!(m.len(), model.len());
+                for lap in 0..6 {
+                    for slot in 0..20 {
+                        let k = lap * buckets + slot;
+                        prop_assert_eq!(m.get(k), model.get(&k).copied());
+                    }
+                }
+            }
+        }
+
         #[test]
         fn behaves_like_btreemap(ops in proptest::collection::vec((1u64..64, any::<bool>()), 0..400)) {
             let mut m = U64Map::with_capacity(64);
