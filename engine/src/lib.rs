@@ -23,6 +23,8 @@ pub mod render;
 pub mod restore;
 pub mod risk_params;
 pub mod scenario;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod state;
 pub mod trigger;
 
