@@ -123,6 +123,10 @@ pub struct Core {
     ts_last: u64,
     scratch: Vec<u8>,
     session_name: [u8; 10],
+    /// Reused per command, so sequencing allocates only the frames it logs.
+    events_buf: Vec<cascade_engine::Event>,
+    ouch_buf: Vec<(AccountId, Outbound<'static>)>,
+    itch_buf: Vec<Message>,
 }
 
 /// Encodes a Sequenced Data frame around `payload`.
@@ -199,6 +203,9 @@ impl Core {
             ts_last,
             scratch: vec![0; SCRATCH_LEN],
             session_name: name,
+            events_buf: Vec::new(),
+            ouch_buf: Vec::new(),
+            itch_buf: Vec::new(),
         };
         let ts = now_ns();
         core.push_itch(&ItchFeed::system_event(b'O', ts));
@@ -309,27 +316,32 @@ impl Core {
             command,
         };
         self.store.append(&cmd).map_err(|e| e.to_string())?;
-        let events = self.engine.apply(&cmd).to_vec();
+        let mut events = core::mem::take(&mut self.events_buf);
+        let mut ouch_out = core::mem::take(&mut self.ouch_buf);
+        let mut itch_out = core::mem::take(&mut self.itch_buf);
+        events.clear();
+        events.extend_from_slice(self.engine.apply(&cmd));
         let batch = Batch {
             seq: cmd.seq,
             ts_ns: cmd.ts_ns,
             command: &cmd.command,
             events: &events,
         };
-        let mut ouch_out: Vec<(AccountId, Outbound<'static>)> = Vec::new();
         for (id, a) in &mut self.accounts {
             a.ouch
                 .on_batch(&batch, &self.registry, &mut |m| ouch_out.push((*id, m)));
         }
-        let mut itch_out = Vec::new();
         self.feed
             .on_batch(&batch, &self.registry, &mut |m| itch_out.push(m));
-        for (account, m) in &ouch_out {
-            self.push_ouch(*account, m);
+        for (account, m) in ouch_out.drain(..) {
+            self.push_ouch(account, &m);
         }
-        for m in &itch_out {
-            self.push_itch(m);
+        for m in itch_out.drain(..) {
+            self.push_itch(&m);
         }
+        self.events_buf = events;
+        self.ouch_buf = ouch_out;
+        self.itch_buf = itch_out;
         Ok(())
     }
 
