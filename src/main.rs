@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod calc_cmd;
 mod scenario_cmd;
 mod serve_cmd;
+mod stress_cmd;
 
 /// Cascade: a perpetual-futures exchange core.
 #[derive(Parser, Debug)]
@@ -27,6 +28,9 @@ enum Cmd {
     Calc(calc_cmd::CalcArgs),
     /// Runs a scenario file through the engine and prints its events and book.
     Scenario(scenario_cmd::ScenarioArgs),
+    /// Liquidation-cascade simulator: a leveraged population on real price paths and depth,
+    /// with what-if sweeps (docs/STRESS.md).
+    Stress(stress_cmd::StressArgs),
     /// Runs the exchange server: OUCH order entry and ITCH market data over SoupBinTCP.
     Serve(serve_cmd::ServeArgs),
     /// Runs a short demo: the embedded default markets and a few orders, printing events.
@@ -40,6 +44,7 @@ fn main() -> Result<()> {
         Cmd::Calc(args) => calc_cmd::run(&args),
         Cmd::Scenario(args) => scenario_cmd::run(&args),
         Cmd::Serve(args) => serve_cmd::run(&args),
+        Cmd::Stress(args) => stress_cmd::run(&args),
         Cmd::Demo => scenario_cmd::demo(),
     }
 }
