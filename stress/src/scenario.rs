@@ -300,7 +300,12 @@ pub fn set(doc: &mut toml::Table, key: &str, raw: &str) -> Result<()> {
     if last.is_empty() {
         return Err(Error(format!("--set/--sweep: empty key in {key:?}")));
     }
-    table.insert(last.to_string(), override_value(raw));
+    // A value the file writes as a string (a tick, a policy) stays a string.
+    let value = match table.get(last) {
+        Some(toml::Value::String(_)) => toml::Value::String(raw.into()),
+        _ => override_value(raw),
+    };
+    table.insert(last.to_string(), value);
     Ok(())
 }
 
