@@ -311,3 +311,23 @@ fn xrp_crash_scenario_walks_the_candle_and_liquidates() {
         assert_eq!(out.summary.audit, "ok");
     });
 }
+
+#[test]
+fn scale_scenario_runs_shrunk() {
+    // The scale benchmark's file with a thousandth of its population: same path and rules.
+    let s = scenario::load(
+        &shipped("scale-1m-accounts-1h.toml"),
+        &set(&[("accounts", "1000")]),
+    )
+    .expect("parses");
+    assert_eq!(s.path.duration_s, 3_600);
+    let out = run::run(&s, &opts(false)).expect("runs");
+    assert_eq!(out.summary.steps, 3_600);
+    assert_eq!(out.summary.entered, 1_000);
+    assert!(out.summary.backstop.count > 0);
+    assert_eq!(
+        out.summary.adl_fills, 0,
+        "the vault is funded for the population"
+    );
+    assert_eq!(out.summary.audit, "ok");
+}
