@@ -148,9 +148,9 @@ fn panel(out: &mut String, top: f64, title: &str, x_label: &str, series: &[Serie
     }
 }
 
-fn document(panels: usize, body: &str) -> String {
+fn document(panels: usize, extra: f64, body: &str) -> String {
     #[allow(clippy::cast_precision_loss)]
-    let height = TOP + PANEL_HEIGHT * panels as f64;
+    let height = TOP + PANEL_HEIGHT * panels as f64 + extra;
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" \
          font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n{body}</svg>\n"
@@ -215,14 +215,16 @@ pub fn timeseries(summary: &Summary, rows: &[Row]) -> String {
         let top = TOP + PANEL_HEIGHT * i as f64;
         panel(&mut body, top, title, &x, series);
     }
-    document(4, &body)
+    document(4, 0.0, &body)
 }
 
-/// One bar panel per metric, one bar per sweep combination.
+/// One bar panel per metric, one bar per sweep combination, numbered; the legend under the
+/// panels says which combination each number is.
 #[must_use]
 pub fn comparison(labels: &[String], metrics: &[(&str, Vec<f64>)]) -> String {
     let mut body = String::new();
-    let x = format!("combinations: {}", labels.join(" | "));
+    #[allow(clippy::cast_precision_loss)]
+    let n = labels.len().max(1) as f64;
     for (i, (name, values)) in metrics.iter().enumerate() {
         #[allow(clippy::cast_precision_loss)]
         let top = TOP + PANEL_HEIGHT * i as f64;
@@ -231,28 +233,32 @@ pub fn comparison(labels: &[String], metrics: &[(&str, Vec<f64>)]) -> String {
             values: values.clone(),
             bars: true,
         }];
-        panel(
-            &mut body,
-            top,
-            name,
-            if i + 1 == metrics.len() { &x } else { "" },
-            &series,
-        );
-        // Each bar's label under the panel's bars.
-        #[allow(clippy::cast_precision_loss)]
-        let n = labels.len().max(1) as f64;
-        for (j, l) in labels.iter().enumerate() {
+        panel(&mut body, top, name, "", &series);
+        for (j, v) in values.iter().enumerate() {
             #[allow(clippy::cast_precision_loss)]
             let cx = LEFT + (WIDTH - LEFT - RIGHT) * (j as f64 + 0.5) / n;
-            let _ =
-                writeln!(
+            let _ = writeln!(
                 body,
-                "<text x=\"{cx:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"middle\">{}</text>",
+                "<text x=\"{cx:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"middle\">{} ({})</text>",
                 top + PANEL_HEIGHT - 38.0,
-                escape(&format!("{} ({})", j + 1, label(values.get(j).copied().unwrap_or(0.0))))
+                j + 1,
+                label(*v)
             );
-            let _ = l;
         }
     }
-    document(metrics.len(), &body)
+    #[allow(clippy::cast_precision_loss)]
+    let legend_top = TOP + PANEL_HEIGHT * metrics.len() as f64;
+    for (j, l) in labels.iter().enumerate() {
+        #[allow(clippy::cast_precision_loss)]
+        let y = legend_top + 14.0 * j as f64;
+        let _ = writeln!(
+            body,
+            "<text x=\"{LEFT}\" y=\"{y:.1}\" font-size=\"11\">{}: {}</text>",
+            j + 1,
+            escape(l)
+        );
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let legend = 14.0 * labels.len() as f64;
+    document(metrics.len(), legend, &body)
 }
