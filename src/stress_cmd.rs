@@ -79,7 +79,13 @@ pub fn run(args: &StressArgs) -> Result<()> {
     };
     let started = Instant::now();
     if args.sweep.is_empty() {
-        let out = run::run(&s, &opts).map_err(anyhow::Error::msg)?;
+        let out = run::run(&s, &opts).map_err(|e| {
+            if s.description.is_empty() {
+                anyhow::Error::msg(e)
+            } else {
+                anyhow::anyhow!("{e}\n(scenario {}: {})", s.name, s.description)
+            }
+        })?;
         write_run(&out_dir, &out)?;
         print!("{}", report::table(&out.summary));
         println!(

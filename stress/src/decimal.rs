@@ -51,11 +51,19 @@ impl Decimal {
         }
         // Bring both to the larger scale: a / b = (a·10^(s−sa)) / (b·10^(s−sb)).
         let s = self.scale.max(step.scale);
-        let a = self.mantissa * pow10(s - self.scale)?;
-        let b = step.mantissa * pow10(s - step.scale)?;
-        let q = (2 * a.abs() + b) / (2 * b);
+        let range = || Error(format!("value out of range: {self:?} / {step:?}"));
+        let a = self
+            .mantissa
+            .checked_mul(pow10(s - self.scale)?)
+            .ok_or_else(range)?;
+        let b = step
+            .mantissa
+            .checked_mul(pow10(s - step.scale)?)
+            .ok_or_else(range)?;
+        let twice = a.abs().checked_mul(2).and_then(|x| x.checked_add(b));
+        let q = twice.ok_or_else(range)? / b.checked_mul(2).ok_or_else(range)?;
         let q = if a < 0 { -q } else { q };
-        i64::try_from(q).map_err(|_| Error(format!("value out of range: {a}/{b}")))
+        i64::try_from(q).map_err(|_| range())
     }
 
     /// The value as a float, for reporting and the makers' ladder only.

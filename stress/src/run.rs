@@ -125,7 +125,11 @@ pub fn market_spec(s: &Scenario, price_high: i64) -> Result<MarketSpec> {
         return Err(Error::msg("market.tick and market.lot must be positive"));
     }
     // quote_per_tick_lot = tick × lot × 1e6 quantums, which must be whole.
-    let num = tick.mantissa * lot.mantissa * 1_000_000;
+    let num = tick
+        .mantissa
+        .checked_mul(lot.mantissa)
+        .and_then(|x| x.checked_mul(1_000_000))
+        .ok_or_else(|| Error::msg("market.tick × market.lot is too large"))?;
     let den = 10i128
         .checked_pow(tick.scale + lot.scale)
         .ok_or_else(|| Error::msg("market.tick/lot have too many decimals"))?;
@@ -436,6 +440,9 @@ fn prepare<'a>(s: &'a Scenario, inputs: &Inputs) -> Result<(Setup<'a>, Profile)>
     if path.ticks.is_empty() {
         return Err(Error::msg("the price path is empty"));
     }
+    if path.ticks.iter().any(|t| *t < 1) {
+        return Err(Error::msg("the price path has a price below one tick"));
+    }
     let high = path.ticks.iter().copied().max().unwrap_or(1);
     let spec = market_spec(s, high)?;
     let params = risk_params(s, spec.qty_max.0)?;
@@ -491,12 +498,17 @@ fn flow_per_step(
         let Some(slot) = usize::try_from(step).ok().and_then(|i| exact.get_mut(i)) else {
             continue;
         };
-        let lots_e6 = t.qty.mantissa * 1_000_000 * 10i128.pow(lot.scale)
-            / (lot.mantissa * 10i128.pow(t.qty.scale));
+        // qty / lot × 1e6, floored; a quantity too large to scale is an input error.
+        let scaled = |m: i128, e: u32| 10i128.checked_pow(e).and_then(|p| m.checked_mul(p));
+        let lots_e6 = scaled(t.qty.mantissa, lot.scale)
+            .and_then(|x| x.checked_mul(1_000_000))
+            .zip(scaled(lot.mantissa, t.qty.scale))
+            .map(|(a, b)| a / b)
+            .ok_or_else(|| Error(format!("{}: trade quantity out of range", s.flow.trades)))?;
         if t.taker_buy {
-            slot.0 += lots_e6;
+            slot.0 = slot.0.saturating_add(lots_e6);
         } else {
-            slot.1 += lots_e6;
+            slot.1 = slot.1.saturating_add(lots_e6);
         }
     }
     for (o, e) in out.iter_mut().zip(&exact) {
