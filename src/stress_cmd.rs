@@ -140,3 +140,57 @@ pub fn run(args: &StressArgs) -> Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(out: &Path, sweep: &[&str]) -> StressArgs {
+        StressArgs {
+            scenario: Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scenarios/stress/thin-book-1001x-shock.toml"),
+            set: vec![
+                "accounts=60".into(),
+                "duration_s=120".into(),
+                "path.shock_at_s=40".into(),
+            ],
+            sweep: sweep.iter().map(|s| (*s).to_string()).collect(),
+            out: Some(out.to_path_buf()),
+            data: PathBuf::from("unused"),
+            no_baseline: false,
+            quiet: true,
+        }
+    }
+
+    #[test]
+    fn writes_the_report_files_and_the_sweep() {
+        let dir = std::env::temp_dir().join(format!("cascade-stress-cmd-{}", std::process::id()));
+        run(&args(&dir.join("one"), &[])).expect("runs");
+        let json = std::fs::read_to_string(dir.join("one/summary.json")).expect("summary");
+        let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+        assert_eq!(v["accounts"], 60);
+        assert_eq!(v["audit"], "ok");
+        let csv = std::fs::read_to_string(dir.join("one/timeseries.csv")).expect("csv");
+        assert_eq!(csv.lines().count(), 121, "a header and one row a second");
+        assert!(std::fs::read_to_string(dir.join("one/plots.svg"))
+            .expect("svg")
+            .starts_with("<svg"));
+        run(&args(
+            &dir.join("sweep"),
+            &["adl=queue,pro-rata", "depth=1,0.5"],
+        ))
+        .expect("sweep");
+        let cases: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("sweep/sweep.json")).expect("sweep.json"),
+        )
+        .expect("valid JSON");
+        assert_eq!(cases.as_array().map(Vec::len), Some(4));
+        assert!(dir.join("sweep/04/summary.json").is_file());
+        let bad = StressArgs {
+            set: vec!["no-equals-sign".into()],
+            ..args(&dir.join("bad"), &[])
+        };
+        assert!(run(&bad).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
