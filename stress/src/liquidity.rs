@@ -152,7 +152,13 @@ impl Makers {
     pub fn vol_bps(&self) -> f64 {
         // Recomputed from the window (not the running sum) so rounding never accumulates.
         let s: f64 = self.returns_sq.iter().sum();
-        s.max(0.0).sqrt() * 10_000.0
+        // An empty float sum is −0.0, and `max` may keep either zero: say +0.0 explicitly so
+        // the report prints the same under every optimisation level.
+        if s > 0.0 {
+            s.sqrt() * 10_000.0
+        } else {
+            0.0
+        }
     }
 
     /// The fraction of size withdrawn at the current volatility.
@@ -161,7 +167,11 @@ impl Makers {
         let c = &self.cfg;
         let x =
             (self.vol_bps() - c.withdraw_start_bps) / (c.withdraw_full_bps - c.withdraw_start_bps);
-        x.clamp(0.0, 1.0) * c.withdraw_max
+        if x > 0.0 {
+            x.min(1.0) * c.withdraw_max
+        } else {
+            0.0
+        }
     }
 
     /// The ladder around `anchor` (ticks) for a market of `tick_usd` and `lot` base units,

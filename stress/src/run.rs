@@ -890,7 +890,7 @@ fn finish(
         isolated: members.iter().filter(|m| m.isolated).count() as u64,
         entered: t.entered,
         entries_rejected: t.entries_rejected,
-        population_notional_usd: members.iter().map(|m| m.notional_usd).sum(),
+        population_notional_usd: members.iter().map(|m| m.notional_usd).sum::<f64>() + 0.0,
         liquidations: t.started,
         accounts_liquidated: t.liquidated.iter().filter(|x| **x).count() as u64,
         liquidated_usd: quote_usd(
