@@ -82,6 +82,10 @@ pub struct Summary {
     pub insurance: StageTotals,
     /// Stage 5: auto-deleveraged.
     pub adl: StageTotals,
+    /// Lots the liquidations closed (Σ `closed` of `LiquidationEnded`).
+    pub liquidated_lots: i64,
+    /// Closed lots not found in any stage's fills (0 unless the stage accounting missed some).
+    pub unattributed_lots: i64,
     /// Liquidations that ended with bad debt.
     pub bad_debt_count: u64,
     /// Bad debt left, USD.
@@ -263,6 +267,10 @@ pub fn table(s: &Summary) -> String {
     );
     let lines = [
         ("accounts liquidated", s.accounts_liquidated.to_string()),
+        (
+            "lots closed (not found in a stage)",
+            format!("{} ({})", s.liquidated_lots, s.unattributed_lots),
+        ),
         (
             "bad debt",
             format!(

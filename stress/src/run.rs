@@ -215,6 +215,8 @@ struct Open {
     later_quote: i128,
     backstop_quote: i128,
     adl_quote: i128,
+    /// Lots filled in any stage.
+    lots: i64,
 }
 
 /// Totals over the run, fed by events.
@@ -232,6 +234,10 @@ struct Tally {
     haircut_min: i128,
     bad_debt: u64,
     bad_debt_quote: i128,
+    /// Σ `closed` of `LiquidationEnded`.
+    closed_lots: i64,
+    /// Σ lots filled in the stages.
+    stage_lots: i64,
     step_started: u64,
     step_quote: i128,
     step_adl_fills: u64,
@@ -263,6 +269,7 @@ impl Tally {
         self.step_high = self.step_high.max(price.0);
         if taker_order.0 & LIQUIDATION_ORDER_BIT != 0 && taker_account.0 == self.open.account {
             let q = i128::from(price.0) * i128::from(qty.0) * i128::from(c);
+            self.open.lots += qty.0;
             match self.open.first_order {
                 None => {
                     self.open.first_order = Some(taker_order.0);
@@ -302,22 +309,28 @@ impl Tally {
                     };
                 }
                 Event::Backstop { size, price, .. } => {
+                    self.open.lots += size.abs();
                     self.open.backstop_quote +=
                         i128::from(size.abs()) * i128::from(price.0) * i128::from(c);
                 }
                 Event::Deleveraged { qty, price, .. } => {
                     self.adl_fills += 1;
                     self.step_adl_fills += 1;
+                    self.open.lots += qty.0;
                     self.open.adl_quote += i128::from(qty.0) * i128::from(price.0) * i128::from(c);
                 }
                 Event::LiquidationEnded {
                     stage: last,
                     outcome: bits,
+                    closed,
                     equity,
                     haircut,
                     haircut_min,
                     ..
-                } => self.end(last, bits, equity.0, haircut.0, haircut_min.0),
+                } => {
+                    self.closed_lots += closed.0;
+                    self.end(last, bits, equity.0, haircut.0, haircut_min.0);
+                }
                 _ => {}
             }
         }
@@ -340,6 +353,7 @@ impl Tally {
         self.backstop.add(o.backstop_quote);
         self.adl.add(o.adl_quote);
         self.step_quote += book + insurance + o.backstop_quote + o.adl_quote;
+        self.stage_lots += o.lots;
         self.haircut += i128::from(haircut);
         self.haircut_min += i128::from(haircut_min);
         if bits & outcome::BAD_DEBT != 0 {
@@ -900,6 +914,8 @@ fn finish(
         backstop: t.backstop.clone(),
         insurance: t.insurance.clone(),
         adl: t.adl.clone(),
+        liquidated_lots: t.closed_lots,
+        unattributed_lots: t.closed_lots - t.stage_lots,
         bad_debt_count: t.bad_debt,
         bad_debt_usd: quote_usd(t.bad_debt_quote),
         insurance_fund_start_usd: quote_usd(i128::from(fund_start)),

@@ -78,6 +78,11 @@ fn three_percent_shock_liquidates_every_1001x_long_and_no_5x_account() {
         + sum.insurance.notional_usd
         + sum.adl.notional_usd;
     assert!((stages - sum.liquidated_usd).abs() < 1e-3);
+    assert!(sum.liquidated_lots > 0);
+    assert_eq!(
+        sum.unattributed_lots, 0,
+        "every closed lot was filled in some stage"
+    );
     assert_eq!(
         sum.audit, "ok",
         "engine invariants (money conservation, OI) after the run"
@@ -105,6 +110,10 @@ fn without_a_backstop_the_fund_and_adl_take_the_losses_and_money_is_conserved() 
         assert_eq!(sum.audit, "ok", "{adl}");
         assert!(sum.book.count > 0);
         assert_eq!(sum.backstop.count, 0);
+        assert_eq!(
+            sum.unattributed_lots, 0,
+            "{adl}: every closed lot was filled in some stage"
+        );
         assert!(sum.adl_fills > 0, "{adl}: {}", report::table(sum));
         assert!(sum.insurance_fund_min_usd < 500.0, "{adl}: the fund paid");
         assert!(sum.adl_haircut_usd >= sum.adl_haircut_min_usd);
@@ -308,6 +317,7 @@ fn xrp_crash_scenario_walks_the_candle_and_liquidates() {
         assert_eq!(out.summary.steps, 28_800);
         assert!((low - 0.5764).abs() < 1e-9, "{low}");
         assert!(out.summary.accounts_liquidated > 50, "{:?}", out.summary);
+        assert_eq!(out.summary.unattributed_lots, 0);
         assert_eq!(out.summary.audit, "ok");
     });
 }
