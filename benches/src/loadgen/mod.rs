@@ -91,7 +91,7 @@ pub struct LoadgenArgs {
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub pipelined_orders: u64,
     /// Requests in flight at most in a pipelined run.
-    #[arg(long, value_name = "N", default_value_t = 4096)]
+    #[arg(long, value_name = "N", default_value_t = 16_384)]
     pub window: u64,
     /// Timed round trips of the loopback floor.
     #[arg(long, value_name = "N", default_value_t = 100_000)]
@@ -176,7 +176,21 @@ pub struct InProcess {
     pub handle: ServerHandle,
     /// One login per session.
     pub logins: Vec<Login>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+impl InProcess {
+    /// Stops the server (journal committed) and hands back its journal directory, which is
+    /// deleted when the returned value is dropped.
+    ///
+    /// # Errors
+    /// The server had failed.
+    pub fn shutdown(self) -> anyhow::Result<tempfile::TempDir> {
+        self.handle
+            .shutdown()
+            .map_err(|e| anyhow::anyhow!("server: {e}"))?;
+        Ok(self.dir)
+    }
 }
 
 /// Deposit of each load account: 1,000,000 USD in quote quantums.
@@ -198,6 +212,8 @@ pub fn start_in_process(fsync: &str, accounts: &[u32]) -> anyhow::Result<InProce
     config.rate_limit_per_s = u32::MAX;
     config.outbound_queue_max = 1 << 20;
     config.idle_timeout_ms = 60_000;
+    // Its own ephemeral port, so that runs and tests side by side do not collide.
+    config.metrics_listen = "127.0.0.1:0".into();
     config.users = accounts
         .iter()
         .enumerate()
@@ -220,7 +236,7 @@ pub fn start_in_process(fsync: &str, accounts: &[u32]) -> anyhow::Result<InProce
     Ok(InProcess {
         handle,
         logins,
-        _dir: dir,
+        dir,
     })
 }
 
@@ -548,7 +564,7 @@ pub fn run(args: &LoadgenArgs) -> anyhow::Result<()> {
         open_loop = Some(reports.len() - 1);
         failures.extend(failure);
         if let Some(s) = server {
-            s.handle.shutdown().map_err(|e| anyhow::anyhow!("{e}"))?;
+            s.shutdown()?;
         }
     }
 
@@ -637,7 +653,7 @@ pub fn run(args: &LoadgenArgs) -> anyhow::Result<()> {
             pipelined.push((fsync.unwrap_or("external").to_string(), reports.len() - 1));
             failures.extend(failure);
             if let Some(s) = server {
-                s.handle.shutdown().map_err(|e| anyhow::anyhow!("{e}"))?;
+                s.shutdown()?;
             }
         }
     }
