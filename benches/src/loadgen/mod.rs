@@ -522,8 +522,11 @@ pub fn run(args: &LoadgenArgs) -> anyhow::Result<()> {
             addr: logins.0,
             logins: &logins.1,
         };
+        let cpu0 = process_cpu_ns();
         let o = run_plan(&target, &plan, &symbols, Pacing::OpenLoop, warmup_ns)?;
+        let cpu = cpu_note(cpu0, o.sent, server.is_some());
         let (mut notes, failure) = outcome_notes(&o, plan.len());
+        notes.extend(cpu);
         let lat = Percentiles::of(&o.lateness);
         notes.push(format!(
             "sender lateness (actual − intended send; included in the latency): p50 {} p99.9 {} max {}",
@@ -608,6 +611,7 @@ pub fn run(args: &LoadgenArgs) -> anyhow::Result<()> {
                 addr: target_addr,
                 logins: &logins,
             };
+            let cpu0 = process_cpu_ns();
             let o = run_plan(
                 &target,
                 &plan,
@@ -617,7 +621,8 @@ pub fn run(args: &LoadgenArgs) -> anyhow::Result<()> {
                 },
                 warm,
             )?;
-            let (notes, failure) = outcome_notes(&o, plan.len());
+            let (mut notes, failure) = outcome_notes(&o, plan.len());
+            notes.extend(cpu_note(cpu0, o.sent, server.is_some()));
             let label = match fsync {
                 Some("batch") => "journaling on, fsync batch".to_string(),
                 Some(f) => format!("journaling off, fsync {f} (written, never synced)"),
@@ -715,6 +720,34 @@ pub fn run(args: &LoadgenArgs) -> anyhow::Result<()> {
         bail!("unanswered orders: {}", failures.join("; "));
     }
     Ok(())
+}
+
+/// CPU time of this process so far (all threads: the load generator and an in-process
+/// server), from `/proc/self/stat` in clock ticks of 10 ms (Linux's fixed `USER_HZ`).
+fn process_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may contain spaces) start at field 3.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) * 10_000_000)
+}
+
+/// CPU per order over a run: with an in-process server it covers both sides, which is what a
+/// machine with few cores has to share.
+fn cpu_note(before: Option<u64>, orders: u64, in_process: bool) -> Option<String> {
+    let used = process_cpu_ns()?.saturating_sub(before?);
+    let who = if in_process {
+        "load generator + in-process server"
+    } else {
+        "load generator only"
+    };
+    Some(format!(
+        "CPU time {:.2} s ({who}) = {} per order",
+        ns_to_s(used),
+        report::fmt_ns(used / orders.max(1))
+    ))
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
