@@ -64,7 +64,7 @@ fn scrape_orders(server: &InProcess) -> u64 {
 fn open_loop_every_order_is_answered_and_counted_by_the_server() {
     let server = start_in_process("never", &[101, 102]).expect("server");
     let planned = plan::generate(3_000, 50_000, 2, Mix::default(), 1);
-    let o = run(&server, &planned, Pacing::OpenLoop);
+    let o = run(&server, &planned, Pacing::OpenLoop { spin: false });
     assert_all_answered(&o, planned.len());
     // The mix trades (IOC orders through resting ones) and cancels.
     let k = o.by_kind();
@@ -124,7 +124,7 @@ fn a_recorded_journal_replays_as_load() {
     assert_eq!(replayed_enters, entered);
     assert!(jp.planned.windows(2).all(|w| w[0].at_ns <= w[1].at_ns));
     let again = start_in_process("never", &jp.accounts).expect("server");
-    let o = run(&again, &jp.planned, Pacing::OpenLoop);
+    let o = run(&again, &jp.planned, Pacing::OpenLoop { spin: false });
     assert_all_answered(&o, jp.planned.len());
     again.shutdown().expect("shutdown");
 }

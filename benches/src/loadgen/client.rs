@@ -208,7 +208,11 @@ pub fn encode(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pacing {
     /// Each request at its intended time ([`Planned::at_ns`]); latency from that time.
-    OpenLoop,
+    OpenLoop {
+        /// Busy-wait for the next send time (exact pacing, but a core of its own); otherwise
+        /// sleep, and send what fell due meanwhile together.
+        spin: bool,
+    },
     /// As fast as the server answers, with at most this many requests unanswered; latency
     /// from the actual send.
     Pipelined {
@@ -325,7 +329,7 @@ fn receive(
                         r.last_ack_ns = now_ns;
                         answered.fetch_add(1, Ordering::Release);
                         let from = match pacing {
-                            Pacing::OpenLoop => at_ns,
+                            Pacing::OpenLoop { .. } => at_ns,
                             Pacing::Pipelined { .. } => sent_at[k].load(Ordering::Acquire),
                         };
                         if at_ns >= warmup_ns {
@@ -555,8 +559,9 @@ pub fn run(
 const WRITE_BATCH: usize = 1 << 15;
 /// Requests gathered into one `write` at most (per session).
 const REQUESTS_PER_WRITE: usize = 256;
-/// Below this much time to the next intended send, the sender yields instead of sleeping:
-/// a sleep overshoots by tens of µs, which would count as latency.
+/// With spinning on, below this much time to the next intended send the sender busy-waits
+/// instead of sleeping: a sleep overshoots by tens of µs (the timer slack), which counts as
+/// latency.
 const SPIN_NS: u64 = 200_000;
 
 type SendResult = (Histogram<u64>, u64, u64, u64, Option<String>);
@@ -586,14 +591,18 @@ fn send(
     while k < plan.len() {
         let now = ns_since(start);
         let ready = match pacing {
-            Pacing::OpenLoop => {
+            Pacing::OpenLoop { spin } => {
                 let due = plan[k].at_ns;
                 if due > now {
                     let wait = due - now;
-                    if wait > SPIN_NS {
+                    if !spin {
+                        // On a machine with few cores a spinning sender takes the CPU the
+                        // server needs; sleeping costs lateness instead, which is measured.
+                        thread::sleep(Duration::from_nanos(wait));
+                    } else if wait > SPIN_NS {
                         thread::sleep(Duration::from_nanos(wait - SPIN_NS / 2));
                     } else {
-                        thread::yield_now();
+                        std::hint::spin_loop();
                     }
                     continue;
                 }
@@ -615,7 +624,8 @@ fn send(
                             Some("no answers: gave up at the deadline".into()),
                         );
                     }
-                    thread::yield_now();
+                    // A full window: sleep rather than spin, the server needs the CPU more.
+                    thread::sleep(Duration::from_micros(20));
                     continue;
                 }
                 usize::try_from(window - in_flight)
@@ -663,7 +673,7 @@ fn send(
             if plan[i].at_ns >= warmup_ns {
                 measured += 1;
                 first_measured.get_or_insert(stamp);
-                if pacing == Pacing::OpenLoop {
+                if matches!(pacing, Pacing::OpenLoop { .. }) {
                     lateness.saturating_record(written.saturating_sub(plan[i].at_ns).max(1));
                 }
             }

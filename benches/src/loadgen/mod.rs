@@ -87,6 +87,10 @@ pub struct LoadgenArgs {
     /// What to measure.
     #[arg(long, value_enum, default_value_t = Mode::All)]
     pub mode: Mode,
+    /// Open loop: busy-wait between sends for exact pacing (give the load generator a core of
+    /// its own); by default the sender sleeps and sends what fell due meanwhile together.
+    #[arg(long)]
+    pub spin: bool,
     /// Orders of each pipelined run.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub pipelined_orders: u64,
@@ -156,6 +160,9 @@ impl LoadgenArgs {
             for u in &self.users {
                 let _ = write!(s, " --user {u}");
             }
+        }
+        if self.spin {
+            s.push_str(" --spin");
         }
         if let Some(f) = &self.from {
             let _ = write!(s, " --from {} --speed {}", f.display(), self.speed);
@@ -499,6 +506,14 @@ pub fn run(args: &LoadgenArgs) -> anyhow::Result<()> {
                         ),
                     ),
                     (
+                        "sender".into(),
+                        if args.spin {
+                            "busy-waits for each send time".into()
+                        } else {
+                            "sleeps until the next send time; what fell due meanwhile goes out together".into()
+                        },
+                    ),
+                    (
                         "duration".into(),
                         format!(
                             "{} s warm-up (not recorded) + {} s measured",
@@ -523,7 +538,8 @@ pub fn run(args: &LoadgenArgs) -> anyhow::Result<()> {
             logins: &logins.1,
         };
         let cpu0 = process_cpu_ns();
-        let o = run_plan(&target, &plan, &symbols, Pacing::OpenLoop, warmup_ns)?;
+        let pacing = Pacing::OpenLoop { spin: args.spin };
+        let o = run_plan(&target, &plan, &symbols, pacing, warmup_ns)?;
         let cpu = cpu_note(cpu0, o.sent, server.is_some());
         let (mut notes, failure) = outcome_notes(&o, plan.len());
         notes.extend(cpu);
