@@ -116,6 +116,9 @@ pub struct LoadgenArgs {
     pub plot: Option<PathBuf>,
 }
 
+/// Orders one run may plan (about 40 bytes each in memory before the run).
+pub const ORDERS_MAX: u64 = 200_000_000;
+
 /// The floors of issue 4 on this machine.
 pub const P50_FLOOR_RATIO: f64 = 2.0;
 /// p99.9 at most this many times the loopback floor's p99.9.
@@ -393,6 +396,14 @@ pub fn run(args: &LoadgenArgs) -> anyhow::Result<()> {
     if args.rate == 0 || args.sessions == 0 {
         bail!("--rate and --sessions must be at least 1");
     }
+    let open_loop_orders =
+        u128::from(args.rate) * u128::from(warmup_ns.saturating_add(duration_ns)) / 1_000_000_000;
+    if open_loop_orders > u128::from(ORDERS_MAX) || args.pipelined_orders > ORDERS_MAX {
+        bail!(
+            "at most {ORDERS_MAX} orders per run (the plan is built in memory first): lower \
+             --rate × (--warmup + --duration) or --pipelined-orders"
+        );
+    }
     let (reg, symbols) = registry()?;
     let machine = harness::machine();
     let command = args.command();
@@ -482,7 +493,7 @@ pub fn run(args: &LoadgenArgs) -> anyhow::Result<()> {
                 (jp.planned, jp.accounts, w)
             }
             None => {
-                let count = args.rate * (warmup_ns + duration_ns) / 1_000_000_000;
+                let count = u64::try_from(open_loop_orders).unwrap_or(ORDERS_MAX);
                 let plan = plan::generate(count, args.rate, args.sessions, mix, args.seed);
                 let accounts: Vec<u32> = (0..u32::from(args.sessions)).map(|i| 101 + i).collect();
                 let w = vec![
