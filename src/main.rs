@@ -24,6 +24,9 @@ enum Cmd {
     /// Runs the in-process matching benchmarks (standard workloads) and prints ns/op,
     /// latency percentiles, fill counts and checksums.
     Bench(cascade_benches::cli::BenchArgs),
+    /// Sends OUCH orders over TCP to the server (in process, or `--connect`): open-loop
+    /// order→ack latency against the loopback floor, pipelined throughput, journaling on/off.
+    Loadgen(cascade_benches::loadgen::LoadgenArgs),
     /// Risk calculators: liquidation and bankruptcy prices, maintenance margin (JSON output).
     Calc(calc_cmd::CalcArgs),
     /// Runs a scenario file through the engine and prints its events and book.
@@ -41,6 +44,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Cmd::Demo) {
         Cmd::Bench(args) => cascade_benches::cli::run(&args),
+        Cmd::Loadgen(args) => cascade_benches::loadgen::run(&args),
         Cmd::Calc(args) => calc_cmd::run(&args),
         Cmd::Scenario(args) => scenario_cmd::run(&args),
         Cmd::Serve(args) => serve_cmd::run(&args),

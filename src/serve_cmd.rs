@@ -61,6 +61,12 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         handle.ouch_addr()
     );
     println!("  ITCH 5.0 market data (SoupBinTCP): {}", handle.md_addr());
+    match handle.metrics_addr() {
+        Some(a) => println!("  Prometheus metrics: http://{a}/metrics"),
+        None => {
+            println!("  Prometheus metrics: off (metrics_listen empty, or not bound: see the log)")
+        }
+    }
     println!(
         "  journal: {} (recovered through seq {}, state_hash {:016x})",
         journal_dir.display(),

@@ -4,7 +4,9 @@
 use crate::cascade::{self, Cascade};
 use crate::harness::{self, Latency, Throughput};
 use crate::peers::{self, quantcup_c, Comparison};
+use crate::plot::{self, Series};
 use crate::reference::RefBook;
+use crate::report::Report;
 use crate::risk::memory;
 use crate::risk::report::{self, RiskOptions};
 use crate::workload::{mix, quantcup, xc, Workload};
@@ -56,6 +58,9 @@ pub struct BenchArgs {
     /// Write each workload's latency histogram as `DIR/<workload>.hgrm`.
     #[arg(long, value_name = "DIR")]
     pub hgrm: Option<PathBuf>,
+    /// Write the matching workloads' per-op latency distributions as an SVG plot.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
     /// `--workload risk`: accounts holding positions for the mark-update and memory benchmarks.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub risk_accounts: u32,
@@ -98,6 +103,9 @@ impl BenchArgs {
         if let Some(d) = &self.hgrm {
             let _ = write!(s, " --hgrm {}", d.display());
         }
+        if let Some(f) = &self.plot {
+            let _ = write!(s, " --plot {}", f.display());
+        }
         if self.wants(WorkloadArg::Risk) {
             let _ = write!(
                 s,
@@ -122,33 +130,55 @@ struct Outcome {
     c_engine_ns: Option<f64>,
 }
 
-fn measure(w: Workload, reps: usize, hgrm: Option<&PathBuf>) -> anyhow::Result<Outcome> {
+fn measure(w: Workload, reps: usize, args: &BenchArgs) -> anyhow::Result<Outcome> {
+    let hgrm = args.hgrm.as_ref();
     w.check_ids();
     let inputs = cascade::commands(&w.ops);
     let throughput = harness::throughput::<Cascade>(&inputs, reps);
     let latency = harness::latency::<Cascade>(&inputs);
     let reference = harness::run_once::<RefBook>(&w.ops);
     let reference_ok = reference == throughput.tally && throughput.deterministic;
-    println!("## {}: {}", w.name, w.description);
-    println!("   op mix: {}", w.counts());
-    println!(
-        "   ns/op median {:.2} (min {:.2}, max {:.2}, {} reps) = {:.1} Mops/s",
-        throughput.median(),
-        throughput.min(),
-        throughput.max(),
-        throughput.ns_per_op.len(),
-        1e3 / throughput.median()
-    );
-    println!("   latency per op: {}", latency.summary());
-    println!("   {}", throughput.tally);
-    if reference_ok {
-        println!("   reference book agrees: OK");
-    } else {
-        println!(
-            "   REFERENCE MISMATCH: reference {reference}, cascade {}",
-            throughput.tally
-        );
-    }
+    let report = Report {
+        title: format!("bench {}", w.name),
+        workload: vec![
+            ("workload".into(), w.description.to_string()),
+            ("op mix".into(), w.counts().to_string()),
+            (
+                "ns/op".into(),
+                format!(
+                    "median {:.2} (min {:.2}, max {:.2}, {} reps) = {:.1} Mops/s",
+                    throughput.median(),
+                    throughput.min(),
+                    throughput.max(),
+                    throughput.ns_per_op.len(),
+                    1e3 / throughput.median()
+                ),
+            ),
+        ],
+        sample: format!(
+            "one Engine::apply per op, in process, timer read ~{} ns included",
+            latency.timer_overhead_ns
+        ),
+        latency: latency.histogram.clone(),
+        ops: throughput.ops as u64,
+        seconds: throughput.median() * throughput.ops as f64 / 1e9,
+        fills: throughput.tally.fills,
+        checksum: throughput.tally.checksum,
+        command: args.command(),
+        machine: harness::machine(),
+        notes: vec![
+            format!("traded quantity {} lots", throughput.tally.qty),
+            if reference_ok {
+                "reference book agrees: OK".to_string()
+            } else {
+                format!(
+                    "REFERENCE MISMATCH: reference {reference}, cascade {}",
+                    throughput.tally
+                )
+            },
+        ],
+    };
+    print!("{}", report.render());
     if let Some(dir) = hgrm {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join(format!("{}.hgrm", w.name));
@@ -311,7 +341,7 @@ fn run_matching(args: &BenchArgs) -> anyhow::Result<()> {
             ..mix::MixParams::default()
         });
         println!("(mix generated in {:.2?})", t.elapsed());
-        outcomes.push(measure(w.clone(), args.reps, args.hgrm.as_ref())?);
+        outcomes.push(measure(w.clone(), args.reps, args)?);
         streams.push((w, None));
     }
     if args.wants(WorkloadArg::Xc) {
@@ -322,14 +352,14 @@ fn run_matching(args: &BenchArgs) -> anyhow::Result<()> {
             ..xc::XcParams::default()
         });
         println!("(xc generated in {:.2?})", t.elapsed());
-        outcomes.push(measure(w.clone(), args.reps, args.hgrm.as_ref())?);
+        outcomes.push(measure(w.clone(), args.reps, args)?);
         streams.push((w, None));
     }
     if args.wants(WorkloadArg::Quantcup) {
         if let Some(feed) = quantcup_feed() {
             println!("(quantcup feed: {})", feed.path.display());
             let reps = args.reps * 20;
-            let mut o = measure(feed.workload.clone(), reps, args.hgrm.as_ref())?;
+            let mut o = measure(feed.workload.clone(), reps, args)?;
             match quantcup_c::run(&feed.raw, reps) {
                 Some(runs) => {
                     let mut ns: Vec<f64> = runs
@@ -358,6 +388,18 @@ fn run_matching(args: &BenchArgs) -> anyhow::Result<()> {
         }
     }
     println!("\n{}", summary(&outcomes));
+    if let Some(path) = &args.plot {
+        let series: Vec<Series<'_>> = outcomes
+            .iter()
+            .map(|o| Series {
+                label: o.workload.name.to_string(),
+                histogram: &o.latency.histogram,
+            })
+            .collect();
+        plot::write_svg(path, "cascade bench: per-op latency by percentile", &series)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("plot: {}", path.display());
+    }
     let mut comparisons = Vec::new();
     if args.peers {
         let reps = args.reps.clamp(1, 3);

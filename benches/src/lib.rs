@@ -6,14 +6,19 @@
 //! - [`harness`]: throughput, HDR latency, machine description;
 //! - [`peers`]: adapters for registry order books and the winning QuantCup C engine;
 //! - [`risk`]: the risk benchmarks (margined `xc`, mark updates, cascade, memory);
-//! - [`cli`]: `cascade bench`.
+//! - [`cli`]: `cascade bench`;
+//! - [`loadgen`]: `cascade loadgen`, order entry over TCP against the server;
+//! - [`report`]: the report format both share; [`plot`]: latency plots as SVG.
 
 pub mod cascade;
 pub mod cli;
 pub mod fills;
 pub mod harness;
+pub mod loadgen;
 pub mod peers;
+pub mod plot;
 pub mod reference;
+pub mod report;
 pub mod risk;
 pub mod rng;
 pub mod workload;

@@ -31,6 +31,7 @@ cancel_on_disconnect = false
 outbound_queue_max = 65536  # frames queued per session; a slower reader is disconnected
 inbound_queue_max = 65536   # messages queued from all sessions to the core
 sessions_max = 256          # open connections (both ports); more are closed at once
+metrics_listen = "127.0.0.1:15002"  # Prometheus text format at GET /metrics ("" turns it off)
 
 [[markets]]
 preset = "btc"        # BTC-PERP: tick 0.1 USD, lot 0.001 BTC, RiskParams::btc_perp()
@@ -121,6 +122,9 @@ pub struct Config {
     /// Open connections, both ports together; a connection beyond it is closed at once.
     #[serde(default = "sessions_max_default")]
     pub sessions_max: usize,
+    /// Address of the Prometheus metrics endpoint (`host:port`; empty: none).
+    #[serde(default)]
+    pub metrics_listen: String,
     /// Markets, in id order (the first is id 0).
     pub markets: Vec<MarketConfig>,
     /// Users.
@@ -214,6 +218,14 @@ impl Config {
             return Err(ConfigError(
                 "queue bounds and rate limit must be > 0".into(),
             ));
+        }
+        if !self.metrics_listen.is_empty()
+            && self.metrics_listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(ConfigError(format!(
+                "metrics_listen {:?}: expected host:port with a numeric host, or \"\"",
+                self.metrics_listen
+            )));
         }
         Ok(())
     }

@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod core;
+pub mod metrics;
 pub mod session;
 
 #[cfg(test)]
@@ -34,6 +35,7 @@ use crossbeam_channel::{bounded, Sender};
 
 pub use self::config::{Config, ConfigError, DEFAULT_CONFIG};
 use self::core::{Core, ToCore, CORE_REPLY_TIMEOUT};
+use self::metrics::Metrics;
 use self::session::{Port, SessionCtx};
 use crate::recovery::{RecoveryError, Store};
 
@@ -85,6 +87,7 @@ pub struct StartInfo {
 pub struct ServerHandle {
     ouch_addr: SocketAddr,
     md_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     start: StartInfo,
     core_tx: Sender<ToCore>,
     stop: Arc<AtomicBool>,
@@ -103,6 +106,12 @@ impl ServerHandle {
     #[must_use]
     pub const fn md_addr(&self) -> SocketAddr {
         self.md_addr
+    }
+
+    /// The metrics endpoint's address (`None`: off, or its address could not be bound).
+    #[must_use]
+    pub const fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// What recovery found.
@@ -196,8 +205,14 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
     // The feed is rebuilt from the journal only when recovery did not start from a snapshot
     // (the server writes none yet).
     let rebuild_feed = recovered.snapshot_seq.is_none();
-    let core = Core::new(recovered.engine, store, &config, &markets, rebuild_feed)
+    let mut core = Core::new(recovered.engine, store, &config, &markets, rebuild_feed)
         .map_err(ServerError::Core)?;
+    let open = Arc::new(AtomicUsize::new(0));
+    let metrics = Arc::new(Metrics {
+        connections: Arc::clone(&open),
+        ..Metrics::default()
+    });
+    core.set_metrics(Arc::clone(&metrics));
     let start = StartInfo {
         recovered_seq,
         state_hash: core.state_hash(),
@@ -224,8 +239,8 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
         session_name,
     });
     let ids = Arc::new(AtomicU64::new(1));
-    let open = Arc::new(AtomicUsize::new(0));
     let mut acceptors = Vec::new();
+    let metrics_addr = start_metrics(&ctx.config.metrics_listen, &metrics, &stop, &mut acceptors);
     for (listener, port) in [
         (ouch_listener, Port::OrderEntry),
         (md_listener, Port::MarketData),
@@ -242,6 +257,7 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
     Ok(ServerHandle {
         ouch_addr,
         md_addr,
+        metrics_addr,
         start,
         core_tx,
         stop,
@@ -257,6 +273,43 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
 pub fn start_in(mut config: Config, journal_dir: &Path) -> Result<ServerHandle, ServerError> {
     config.journal_dir = journal_dir.to_path_buf();
     start(config)
+}
+
+/// Starts the metrics endpoint on its own thread (joined with the acceptors). A port that
+/// cannot be bound is logged and the server runs without metrics: the endpoint is for
+/// operators, and trading must not depend on it.
+fn start_metrics(
+    listen: &str,
+    metrics: &Arc<Metrics>,
+    stop: &Arc<AtomicBool>,
+    threads: &mut Vec<JoinHandle<()>>,
+) -> Option<SocketAddr> {
+    if listen.is_empty() {
+        return None;
+    }
+    let listener = match metrics::bind(listen).and_then(|l| l.local_addr().map(|a| (l, a))) {
+        Ok(la) => la,
+        Err(e) => {
+            tracing::error!("metrics endpoint {listen} not started: {e}");
+            return None;
+        }
+    };
+    let (listener, addr) = listener;
+    let (metrics, stop) = (Arc::clone(metrics), Arc::clone(stop));
+    match thread::Builder::new()
+        .name("cascade-metrics".into())
+        .spawn(move || metrics::serve(&listener, &metrics, &stop))
+    {
+        Ok(h) => {
+            threads.push(h);
+            tracing::info!(%addr, "metrics endpoint listening");
+            Some(addr)
+        }
+        Err(e) => {
+            tracing::error!("metrics thread not started: {e}");
+            None
+        }
+    }
 }
 
 /// Counts one open connection until dropped.

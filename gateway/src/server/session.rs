@@ -237,6 +237,7 @@ fn read_loop(
                     session: id,
                     account,
                     payload: payload.to_vec(),
+                    received: Instant::now(),
                 };
                 if ctx.core.send(msg).is_err() {
                     return End::CoreGone;
