@@ -8,6 +8,10 @@
 //!   has ever used, linked from the account. A record is created on first use (an accepted
 //!   order, a leverage or margin-mode setting) and kept, so a fill never needs to allocate one.
 //! - [`HeapMeta`] per position, for the liquidation trigger heaps.
+//! - Per market, an intrusive list of the market's position records (`market_next`, parallel
+//!   to the slab), so work that concerns one market (ranking its ADL queue) visits only that
+//!   market's records. Records are never removed, so the list only grows, within the slab's
+//!   preallocated capacity. It is derived from the records, so snapshots do not store it.
 //!
 //! # Money
 //! A position holds a *quote balance* instead of an entry price: every fill moves exactly
@@ -125,6 +129,12 @@ pub struct Accounts {
     pub(crate) positions: Vec<Position>,
     /// Trigger-heap bookkeeping, parallel to `positions`.
     pub(crate) heap_meta: Vec<HeapMeta>,
+    /// Next record of the same market, parallel to `positions` (`NIL` ends the list).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    market_next: Vec<u32>,
+    /// First record of each market's list, by market id (`NIL`: none).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    market_head: Vec<u32>,
     /// Non-flat cross positions per account.
     cross_open: Vec<u8>,
     /// Accounts with two or more non-flat cross positions (their triggers depend on several
@@ -147,6 +157,8 @@ impl Clone for Accounts {
             flags: self.flags.clone(),
             positions: clone_with_capacity(&self.positions, self.positions.capacity()),
             heap_meta: clone_with_capacity(&self.heap_meta, self.heap_meta.capacity()),
+            market_next: clone_with_capacity(&self.market_next, self.market_next.capacity()),
+            market_head: self.market_head.clone(),
             cross_open: self.cross_open.clone(),
             multi: clone_with_capacity(&self.multi, self.multi.capacity()),
             multi_at: self.multi_at.clone(),
@@ -169,6 +181,8 @@ impl Accounts {
             flags: vec![0; n],
             positions: Vec::with_capacity(p),
             heap_meta: Vec::with_capacity(p),
+            market_next: Vec::with_capacity(p),
+            market_head: vec![NIL; usize::from(limits.markets_max)],
             cross_open: vec![0; n],
             multi: Vec::with_capacity(n),
             multi_at: vec![NIL; n],
@@ -224,6 +238,7 @@ impl Accounts {
         self.positions.push(p);
         self.heap_meta.push(HeapMeta::NONE);
         self.position_head[account as usize] = h;
+        self.link_market(h);
         Some(h)
     }
 
@@ -244,6 +259,37 @@ impl Accounts {
     #[must_use]
     pub fn all_positions(&self) -> &[Position] {
         &self.positions
+    }
+
+    /// Puts record `h` (the newest) at the head of its market's list.
+    fn link_market(&mut self, h: u32) {
+        let market = usize::from(self.positions[h as usize].market);
+        if market >= self.market_head.len() {
+            // Only a corrupt snapshot names a market past the limits; `restore_capacities`
+            // refuses those, so the record simply stays out of every market list here.
+            self.market_next.push(NIL);
+            return;
+        }
+        self.market_next.push(self.market_head[market]);
+        self.market_head[market] = h;
+    }
+
+    /// Handles of every position record in one market (flat ones included), most recently
+    /// created first. O(records in that market).
+    pub fn market_positions(&self, market: u16) -> impl Iterator<Item = u32> + '_ {
+        let mut h = self
+            .market_head
+            .get(usize::from(market))
+            .copied()
+            .unwrap_or(NIL);
+        core::iter::from_fn(move || {
+            if h == NIL {
+                return None;
+            }
+            let out = h;
+            h = self.market_next[h as usize];
+            Some(out)
+        })
     }
 
     /// Handles of an account's positions (most recently created first).
@@ -356,9 +402,25 @@ impl Accounts {
         {
             return Err(format!("position arrays do not match positions_max {p}"));
         }
+        if self
+            .positions
+            .iter()
+            .any(|q| q.market >= limits.markets_max)
+        {
+            return Err(format!(
+                "a position record past markets_max {}",
+                limits.markets_max
+            ));
+        }
         crate::restore::reserve_exact_to(&mut self.positions, p);
         crate::restore::reserve_exact_to(&mut self.heap_meta, p);
         crate::restore::reserve_exact_to(&mut self.multi, n);
+        // The market lists are not stored: rebuild them in creation order, as they were built.
+        self.market_head = vec![NIL; usize::from(limits.markets_max)];
+        self.market_next = Vec::with_capacity(p);
+        for h in 0..self.positions.len() {
+            self.link_market(u32::try_from(h).expect("≤ positions_max"));
+        }
         Ok(())
     }
 }

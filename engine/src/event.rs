@@ -303,7 +303,9 @@ pub enum Event {
         qty: Qty,
         /// Bankruptcy price of the liquidated position.
         price: Price,
-        /// The counterparty's place in the ranking (0 = first).
+        /// The counterparty's 0-based place in the ADL queue that this command ranked for
+        /// the market and side (see `liquidation.rs`, "ADL queues"): strictly increasing within
+        /// one liquidation, and under the queue policy never decreasing across the command.
         rank: u32,
     },
     /// The waterfall finished for one position.

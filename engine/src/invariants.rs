@@ -121,6 +121,21 @@ fn check_position_records(engine: &Engine) -> Result<(), String> {
         }
     }
     ensure!(listed == n, "position lists hold {listed} of {n} records");
+    // Each market's list holds exactly that market's records (ADL ranks from it).
+    let mut in_markets = 0usize;
+    for m in 0..engine.limits().markets_max {
+        for h in accounts.market_positions(m) {
+            ensure!(
+                accounts.get(h).market == m,
+                "position {h} listed under market {m}"
+            );
+            in_markets += 1;
+        }
+    }
+    ensure!(
+        in_markets == n,
+        "market lists hold {in_markets} of {n} records"
+    );
     let mut multi = 0usize;
     for a in 0..accounts.len() {
         let a32 = u32::try_from(a).map_err(|e| e.to_string())?;

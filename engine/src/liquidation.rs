@@ -7,6 +7,22 @@
 //! most `liquidations_per_command_max` start per command; the rest stay crossed in their heaps
 //! and go first in the next command. ADL candidates are ranked by score, ties by account id.
 //!
+//! # ADL queues
+//! A command ranks the queue of a (market, side) once, when its first liquidation reaches
+//! ADL, at that command's mark, over the side's open positions at that moment; every later ADL
+//! of the same command walks that queue on from where the last one stopped, passing over
+//! positions that have closed or flipped since (or that belong to the liquidated account).
+//! Venues publish ADL queues as periodic snapshots, not per fill (Binance's ADL quantile,
+//! `GET /fapi/v1/adlQuantile`, updates every 30 s), so a per-command snapshot is the same
+//! contract at a finer grain, and it turns a cascade of k ADL'd liquidations over n
+//! positions from O(k·n log n) into O(n log n + k + fills). Positions opened during the
+//! command wait for the next command's ranking. A `Deleveraged` event's `rank` is the
+//! counterparty's 0-based place in that snapshot: within one liquidation ranks strictly
+//! increase, and every rank skipped belonged to a position already closed, flipped or taken
+//! when it was reached; under the queue policy they also never decrease across the command.
+//! Pro-rata shares are computed over the snapshot's remaining positions, at their sizes now,
+//! so each pro-rata liquidation starts again from the first position still open.
+//!
 //! # Stages (each emits events with the money it moves)
 //! 1. Cancel the account's orders (all markets for cross margin, this market for isolated) and
 //!    re-check.
@@ -37,14 +53,69 @@ use crate::market::MarketId;
 use crate::reject::CancelReason;
 use crate::risk_params::AdlPolicy;
 use crate::state::{Engine, Taker, LIQUIDATION_ORDER_BIT};
-use cascade_risk::adl::{
-    adl_score, allocate_pro_rata, allocate_queue, sort_queue, AdlCandidate, AdlScore,
-};
+use cascade_risk::adl::{adl_score, sort_queue, AdlCandidate, AdlScore};
 use cascade_risk::num::{div_round, Rounding};
 use cascade_risk::{PositionSize, Price, Qty, Quote};
 
 fn to_quote(x: i128) -> Quote {
     Quote(i64::try_from(x.clamp(i128::from(i64::MIN), i128::from(i64::MAX))).expect("clamped"))
+}
+
+/// One ranked ADL candidate: its score and (account, position handle). Queue order compares
+/// the account id after the score, and an account has one position per market, so the order is
+/// total within a queue.
+pub(crate) type AdlEntry = AdlCandidate<(u32, u32)>;
+
+/// One (market, side) queue ranked during the current command: `adl_queue[start..end]`, of
+/// which the entries before `next` are closed, flipped or taken.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AdlSegment {
+    market: u16,
+    /// The side of the positions queued: +1 longs, −1 shorts.
+    sign: i64,
+    start: u32,
+    end: u32,
+    next: u32,
+}
+
+/// The liquidated side of ADL fills.
+struct AdlFill {
+    account: u32,
+    market: u16,
+    long: bool,
+    price: i64,
+    /// Per lot, what the counterparty gives up against the mark (in ticks).
+    against_mark: i64,
+    c: i64,
+    /// Where the queue starts in `adl_queue`, for ranks.
+    start: u32,
+}
+
+/// The scalar risk parameters the waterfall reads, copied out of the market's parameters: a
+/// clone of those would copy their margin tiers, a heap allocation per liquidation.
+#[derive(Clone, Copy, Debug)]
+struct StageParams {
+    slice_notional_min: i64,
+    slice_ppm: u32,
+    cooldown_ns: u64,
+    liquidation_fee_ppm: u32,
+    backstop_ppm: u32,
+    insurance_slippage_ppm: u32,
+    adl: AdlPolicy,
+}
+
+impl StageParams {
+    fn of(p: &crate::risk_params::RiskParams) -> Self {
+        Self {
+            slice_notional_min: p.slice_notional_min.0,
+            slice_ppm: p.slice_ppm,
+            cooldown_ns: p.cooldown_ns,
+            liquidation_fee_ppm: p.liquidation_fee_ppm,
+            backstop_ppm: p.backstop_ppm,
+            insurance_slippage_ppm: p.insurance_slippage_ppm,
+            adl: p.adl,
+        }
+    }
 }
 
 /// What one liquidation did, for its closing event.
@@ -62,6 +133,10 @@ impl Engine {
         if self.margined == 0 {
             return;
         }
+        // ADL queues are ranked at most once per command, at its marks: last command's are
+        // stale.
+        self.adl_queue.clear();
+        self.adl_segments.clear();
         let mut budget = self.limits().liquidations_per_command_max;
         self.run_cooldowns(&mut budget);
         for mi in 0..self.markets.len() {
@@ -194,7 +269,7 @@ impl Engine {
             self.markets[usize::from(market)].as_ref().expect("exists"),
             mark,
         ));
-        let params = tm.risk.as_ref().expect("marked").params.clone();
+        let params = StageParams::of(&tm.risk.as_ref().expect("marked").params);
         let c = tm.spec.quote_per_tick_lot;
         self.events.push(Event::LiquidationStarted {
             account: AccountId(account),
@@ -236,14 +311,7 @@ impl Engine {
         best.map(|(_, _, h)| h)
     }
 
-    fn waterfall(
-        &mut self,
-        h: u32,
-        mark: i64,
-        c: i64,
-        params: &crate::risk_params::RiskParams,
-        out: &mut Outcome,
-    ) {
+    fn waterfall(&mut self, h: u32, mark: i64, c: i64, params: &StageParams, out: &mut Outcome) {
         let now = self.last_ts_ns();
         let p = *self.accounts.get(h);
         let mut book_failed = false;
@@ -252,7 +320,7 @@ impl Engine {
             let bankrupt = self.bankruptcy(h);
             let size = p.size.abs();
             let notional = i128::from(size) * i128::from(mark) * i128::from(c);
-            let sliced = notional > i128::from(params.slice_notional_min.0)
+            let sliced = notional > i128::from(params.slice_notional_min)
                 && params.cooldown_ns > 0
                 && self.cooldowns.len() < self.cooldowns.capacity();
             let qty = if sliced {
@@ -570,10 +638,14 @@ impl Engine {
     }
 
     /// Auto-deleverages the rest of a position at `bankrupt`; returns the haircut taken from
-    /// counterparties against the mark. Ranking and shares come from the risk crate
-    /// (`adl_score`, `sort_queue`, `allocate_queue`, `allocate_pro_rata`).
+    /// counterparties against the mark. Scores and the queue order come from the risk crate
+    /// (`adl_score`, `sort_queue`); the shares follow `allocate_queue` or `allocate_pro_rata`,
+    /// computed in place over the command's queue so that no command allocates.
     fn deleverage(&mut self, h: u32, bankrupt: i64, mark: i64, c: i64, policy: AdlPolicy) -> i128 {
         let p = *self.accounts.get(h);
+        if p.size == 0 {
+            return 0;
+        }
         // Never outside the market's price band around the mark: when an account's deficit
         // is larger than this position could recover at any sane price (its loss was realized
         // elsewhere), counterparties here give up at most the band and the rest is bad debt.
@@ -583,98 +655,176 @@ impl Engine {
                 .expect("exists");
             bankrupt.clamp(m.band_low, m.band_high)
         };
-        self.rank_candidates(h, mark, c);
-        let weights: Vec<i64> = self
-            .adl_scratch
-            .iter()
-            .map(|(_, _, ch)| self.accounts.get(*ch).size.abs())
-            .collect();
-        let available: i64 = weights.iter().sum();
-        let total = p.size.abs().min(available);
-        let shares = match policy {
-            AdlPolicy::ProRata => allocate_pro_rata(total, &weights),
-            _ => allocate_queue(total, &weights),
+        let sign = -p.size.signum();
+        let si = self.adl_segment(p.market, sign, mark, c);
+        let seg = self.adl_segments[si];
+        // The head of the queue that earlier liquidations of this command took (or that closed
+        // or flipped since the ranking) is passed over once, for the rest of the command.
+        let mut first = seg.next;
+        while first < seg.end && self.adl_weight(first, p.account, sign) == 0 {
+            first += 1;
         }
-        .expect("invariant: total ≤ Σ weights, all non-negative");
-        let (side_liq, side_cp) = if p.size > 0 {
-            (Side::Sell, Side::Buy)
-        } else {
-            (Side::Buy, Side::Sell)
+        self.adl_segments[si].next = first;
+        let fill = AdlFill {
+            account: p.account,
+            market: p.market,
+            long: p.size > 0,
+            price: bankrupt,
+            against_mark: if p.size > 0 {
+                bankrupt - mark
+            } else {
+                mark - bankrupt
+            },
+            c,
+            start: seg.start,
         };
-        let against_mark = if p.size > 0 {
-            bankrupt - mark
-        } else {
-            mark - bankrupt
-        };
+        let want = p.size.abs();
         let mut haircut = 0i128;
-        for (rank, take) in shares.iter().copied().enumerate() {
-            if take == 0 {
-                continue;
+        if policy == AdlPolicy::ProRata {
+            // Shares of the remaining queue in proportion to each position now, rounded as
+            // `allocate_pro_rata` rounds: floors, then one lot each, in queue order, to the
+            // positions whose exact share was not whole.
+            let mut sum = 0i128;
+            for i in first..seg.end {
+                sum += i128::from(self.adl_weight(i, p.account, sign));
             }
-            let cp_account = self.adl_scratch[rank].1;
-            let m = self.markets[usize::from(p.market)]
-                .as_mut()
-                .expect("exists");
-            Self::settle_side(
-                m,
-                &mut self.accounts,
-                &mut self.treasury,
-                p.account,
-                side_liq,
-                take,
-                bankrupt,
-                None,
-            );
-            Self::settle_side(
-                m,
-                &mut self.accounts,
-                &mut self.treasury,
-                cp_account,
-                side_cp,
-                take,
-                bankrupt,
-                None,
-            );
-            haircut += (i128::from(against_mark) * i128::from(take) * i128::from(c)).max(0);
-            self.events.push(Event::Deleveraged {
-                account: AccountId(p.account),
-                counterparty: AccountId(cp_account),
-                market: MarketId(p.market),
-                qty: Qty(take),
-                price: Price(bankrupt),
-                rank: u32::try_from(rank).unwrap_or(u32::MAX),
-            });
-            self.refresh_account(cp_account);
+            let total = i128::from(want).min(sum);
+            if total == 0 {
+                return 0;
+            }
+            let mut floors = 0i128;
+            for i in first..seg.end {
+                floors += total * i128::from(self.adl_weight(i, p.account, sign)) / sum;
+            }
+            let mut remainder = total - floors;
+            for i in first..seg.end {
+                let w = i128::from(self.adl_weight(i, p.account, sign));
+                let exact = total * w;
+                let mut take = exact / sum;
+                if remainder > 0 && exact % sum != 0 {
+                    take += 1;
+                    remainder -= 1;
+                }
+                if take > 0 {
+                    let take = i64::try_from(take).expect("≤ the position's size");
+                    haircut += self.adl_fill(&fill, i, take);
+                }
+            }
+        } else {
+            // The queue: each position in turn, as much of it as is still needed.
+            let mut remaining = want;
+            let mut i = first;
+            while remaining > 0 && i < seg.end {
+                let take = self.adl_weight(i, p.account, sign).min(remaining);
+                if take > 0 {
+                    haircut += self.adl_fill(&fill, i, take);
+                    remaining -= take;
+                }
+                i += 1;
+            }
         }
         haircut
     }
 
-    /// Fills `adl_scratch` with the opposite positions of a market in queue order: BitMEX's
-    /// PnL% × effective leverage (PnL% / leverage when losing), ties by account id.
-    fn rank_candidates(&mut self, h: u32, mark: i64, c: i64) {
-        let p = *self.accounts.get(h);
-        let mut scratch = core::mem::take(&mut self.adl_scratch);
-        scratch.clear();
-        for (i, cand) in self.accounts.all_positions().iter().enumerate() {
-            let opposite = cand.size != 0 && cand.size.signum() != p.size.signum();
-            if cand.market != p.market || cand.account == p.account || !opposite {
+    /// Lots that queue entry `i` can still give: its position now, if it still lies on the
+    /// queue's side and is not the liquidated account's own (0 otherwise).
+    fn adl_weight(&self, i: u32, liquidated: u32, sign: i64) -> i64 {
+        let (account, ch) = self.adl_queue[i as usize].account;
+        let size = self.accounts.get(ch).size;
+        if account == liquidated || size.signum() != sign {
+            0
+        } else {
+            size.abs()
+        }
+    }
+
+    /// Closes `take` lots of the liquidated position against queue entry `i`; returns the
+    /// haircut the counterparty took against the mark.
+    fn adl_fill(&mut self, f: &AdlFill, i: u32, take: i64) -> i128 {
+        let (cp_account, _) = self.adl_queue[i as usize].account;
+        let (side_liq, side_cp) = if f.long {
+            (Side::Sell, Side::Buy)
+        } else {
+            (Side::Buy, Side::Sell)
+        };
+        let m = self.markets[usize::from(f.market)]
+            .as_mut()
+            .expect("exists");
+        Self::settle_side(
+            m,
+            &mut self.accounts,
+            &mut self.treasury,
+            f.account,
+            side_liq,
+            take,
+            f.price,
+            None,
+        );
+        Self::settle_side(
+            m,
+            &mut self.accounts,
+            &mut self.treasury,
+            cp_account,
+            side_cp,
+            take,
+            f.price,
+            None,
+        );
+        self.events.push(Event::Deleveraged {
+            account: AccountId(f.account),
+            counterparty: AccountId(cp_account),
+            market: MarketId(f.market),
+            qty: Qty(take),
+            price: Price(f.price),
+            rank: i - f.start,
+        });
+        self.refresh_account(cp_account);
+        (i128::from(f.against_mark) * i128::from(take) * i128::from(f.c)).max(0)
+    }
+
+    /// The command's ADL queue of the `sign` side (+1 longs, −1 shorts) of `market`: ranked
+    /// now if this command has not ranked it yet, at `mark`, over every open position of that
+    /// side (BitMEX's PnL% × effective leverage, PnL% / leverage when losing; ties by account
+    /// id). Returns its index in `adl_segments`.
+    ///
+    /// # Complexity
+    /// O(records in the market + n log n) for the first call of a command, O(queues ranked)
+    /// after; no allocation: every open position sits in exactly one queue, and `adl_queue` has
+    /// room for every record.
+    fn adl_segment(&mut self, market: u16, sign: i64, mark: i64, c: i64) -> usize {
+        if let Some(i) = self
+            .adl_segments
+            .iter()
+            .position(|s| s.market == market && s.sign == sign)
+        {
+            return i;
+        }
+        let mut queue = core::mem::take(&mut self.adl_queue);
+        let start = queue.len();
+        for ch in self.accounts.market_positions(market) {
+            let cand = self.accounts.get(ch);
+            if cand.size == 0 || cand.size.signum() != sign {
                 continue;
             }
-            let ch = u32::try_from(i).expect("handles fit u32");
-            let score = self.adl_score_of(ch, mark, c);
-            scratch.push((score, cand.account, ch));
+            queue.push(AdlCandidate {
+                account: (cand.account, ch),
+                score: AdlScore(self.adl_score_of(ch, mark, c)),
+            });
         }
-        let mut ranked: Vec<AdlCandidate<(u32, u32)>> = scratch
-            .iter()
-            .map(|(score, account, ch)| AdlCandidate {
-                account: (*account, *ch),
-                score: AdlScore(*score),
-            })
-            .collect();
-        sort_queue(&mut ranked);
-        scratch.clear();
-        scratch.extend(ranked.iter().map(|r| (r.score.0, r.account.0, r.account.1)));
-        self.adl_scratch = scratch;
+        sort_queue(&mut queue[start..]);
+        let (start, end) = (
+            u32::try_from(start).expect("≤ positions_max"),
+            u32::try_from(queue.len()).expect("≤ positions_max"),
+        );
+        self.adl_queue = queue;
+        self.adl_segments.push(AdlSegment {
+            market,
+            sign,
+            start,
+            end,
+            next: start,
+        });
+        self.adl_segments.len() - 1
     }
 
     /// A position's ADL score; its entry price is the quote balance per lot, rounded.
@@ -760,8 +910,12 @@ impl Engine {
     /// (BitMEX's lights, Binance's quantile), ranked as auto-deleveraging would rank it now.
     /// `None` for a flat position or an unmarked market.
     ///
+    /// The rank is the one the position would take in a queue ranked now (same scores, same
+    /// candidates: the side's open positions in the market), which is how the next command
+    /// ranks it unless the mark or the position changes first.
+    ///
     /// # Complexity
-    /// O(positions in the market): computed on request, never on the hot path.
+    /// O(position records in the market): computed on request, never on the hot path.
     #[must_use]
     pub fn adl_indicator(&self, account: AccountId, market: MarketId) -> Option<u8> {
         if account.0 >= self.limits().accounts_max {
@@ -780,12 +934,12 @@ impl Engine {
         };
         let mut ahead = 0usize;
         let mut count = 0usize;
-        for (i, q) in self.accounts.all_positions().iter().enumerate() {
-            if q.market != market.0 || q.size == 0 || q.size.signum() != p.size.signum() {
+        for qh in self.accounts.market_positions(market.0) {
+            let q = self.accounts.get(qh);
+            if q.size == 0 || q.size.signum() != p.size.signum() {
                 continue;
             }
             count += 1;
-            let qh = u32::try_from(i).expect("handles fit u32");
             let other = AdlCandidate {
                 account: q.account,
                 score: AdlScore(self.adl_score_of(qh, mark, c)),

@@ -73,7 +73,8 @@ impl Engine {
         reserve_exact_to(&mut self.cooldowns, limits.cooldowns_max as usize);
         reserve_exact_to(&mut self.events, limits.events_per_command_max());
         self.fok_delta = vec![0; limits.accounts_max as usize];
-        self.adl_scratch.clear();
+        self.adl_queue = Vec::with_capacity(limits.positions_max as usize);
+        self.adl_segments = Vec::with_capacity(2 * usize::from(limits.markets_max));
         Ok(())
     }
 }

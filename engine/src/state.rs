@@ -31,6 +31,7 @@ use crate::command::{
 };
 use crate::event::Event;
 use crate::limits::Limits;
+use crate::liquidation::{AdlEntry, AdlSegment};
 use crate::margin::MarketRisk;
 use crate::market::{MarketId, MarketSpec};
 use crate::reject::{CancelReason, Reject};
@@ -133,10 +134,15 @@ pub struct Engine {
     pub(crate) touched: Vec<u32>,
     /// Position handles waiting out a liquidation cooldown, in the order they entered it.
     pub(crate) cooldowns: Vec<u32>,
-    /// Scratch for ranking auto-deleverage candidates: (score, account, handle). Cleared
-    /// before every use (not state).
+    /// The ADL queues ranked during the current command, back to back: each (market, side)
+    /// ranked at most once per command (see `liquidation.rs`). Scratch, emptied at the start
+    /// of every command's liquidation pass (not state); every position sits in at most one
+    /// queue, so `positions_max` entries always suffice.
     #[cfg_attr(feature = "serde", serde(skip))]
-    pub(crate) adl_scratch: Vec<(i128, u32, u32)>,
+    pub(crate) adl_queue: Vec<AdlEntry>,
+    /// Where each queue of `adl_queue` lies, and how far it has been walked.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub(crate) adl_segments: Vec<AdlSegment>,
     /// Markets with risk parameters: with none, commands skip the liquidation scan.
     pub(crate) margined: u16,
 }
@@ -164,7 +170,8 @@ impl Clone for Engine {
             liquidation_orders: self.liquidation_orders,
             touched: clone_with_capacity(&self.touched, self.touched.capacity()),
             cooldowns: clone_with_capacity(&self.cooldowns, self.cooldowns.capacity()),
-            adl_scratch: clone_with_capacity(&self.adl_scratch, self.adl_scratch.capacity()),
+            adl_queue: clone_with_capacity(&self.adl_queue, self.adl_queue.capacity()),
+            adl_segments: clone_with_capacity(&self.adl_segments, self.adl_segments.capacity()),
             margined: self.margined,
         }
     }
@@ -211,7 +218,8 @@ impl Engine {
             liquidation_orders: 0,
             touched: Vec::with_capacity(limits.fills_per_taker_max as usize + 8),
             cooldowns: Vec::with_capacity(limits.cooldowns_max as usize),
-            adl_scratch: Vec::new(),
+            adl_queue: Vec::with_capacity(limits.positions_max as usize),
+            adl_segments: Vec::with_capacity(2 * usize::from(limits.markets_max)),
             margined: 0,
         }
     }

@@ -152,6 +152,54 @@ fn cloned_engine_keeps_its_capacity_and_does_not_allocate() {
     assert_eq!(engine.state_hash(), snapshot.state_hash());
 }
 
+/// A command that auto-deleverages a hundred liquidations allocates nothing once a first such
+/// cascade has run: the queue is ranked into scratch the limits reserve, pro-rata shares are
+/// computed in place, and the waterfall copies only the scalar parameters it reads.
+#[test]
+fn adl_cascades_do_not_allocate_after_warm_up() {
+    use cascade_engine::risk_params::AdlPolicy;
+    use common::{adl_market, AdlCascade};
+    for policy in [AdlPolicy::Queue, AdlPolicy::ProRata] {
+        let round = |first| AdlCascade {
+            first,
+            longs: 100,
+            shorts: 50,
+            short_lots: 10,
+        };
+        let mut warm_up = adl_market(policy);
+        warm_up.extend(round(0).open());
+        warm_up.push(AdlCascade::gap());
+        let mut measured = round(150).open();
+        measured.push(AdlCascade::gap());
+        let mut seq = 0;
+        let mut stamp = |command| {
+            seq += 1;
+            Sequenced {
+                seq,
+                ts_ns: seq,
+                command,
+            }
+        };
+        let warm_up: Vec<_> = warm_up.into_iter().map(&mut stamp).collect();
+        let measured: Vec<_> = measured.into_iter().map(&mut stamp).collect();
+        let mut engine = Engine::new(Limits::SMALL);
+        apply_all(&mut engine, &warm_up, &mut Tally::default());
+        let mut deleveraged = 0u64;
+        let (allocations, frees) = heap_calls_during(|| {
+            for cmd in &measured {
+                let events = engine.apply(cmd);
+                deleveraged += events
+                    .iter()
+                    .filter(|e| matches!(e, Event::Deleveraged { .. }))
+                    .count() as u64;
+            }
+        });
+        assert_eq!((allocations, frees), (0, 0), "{policy:?}");
+        assert!(deleveraged >= 50, "{policy:?}: {deleveraged} ADL fills");
+        engine.audit().expect("invariants hold after the cascades");
+    }
+}
+
 #[test]
 fn the_counter_sees_allocations() {
     let (allocations, frees) = heap_calls_during(|| {

@@ -547,3 +547,94 @@ fn random_order(rng: &mut Rng, engine: &Engine) -> NewOrder {
     }
     order
 }
+
+/// Commands that set up market 0 as a unit market with a single 1% maintenance tier, the index
+/// as mark, no fees, no backstop and no insurance fund, and `policy` for ADL.
+pub fn adl_market(policy: cascade_engine::risk_params::AdlPolicy) -> Vec<Command> {
+    use cascade_engine::risk_params::{MarkSource, RiskParams};
+    let mut params = RiskParams::simple(10_000, 50);
+    params.mark_source = MarkSource::Index;
+    params.adl = policy;
+    vec![
+        Command::AddMarket(MarketSpec::unit(MarketId(0), "T")),
+        Command::SetRiskParams {
+            market: MarketId(0),
+            params: Box::new(params),
+        },
+    ]
+}
+
+/// Where a generated ADL cascade puts its accounts and what it opens.
+#[derive(Clone, Copy, Debug)]
+pub struct AdlCascade {
+    /// First account id used; longs come first, then shorts.
+    pub first: u32,
+    /// 50x longs, each bankrupt after the gap.
+    pub longs: u32,
+    /// Shorts, `short_lots` each; short `k` enters at `1000 + k % 10` with `1000 + 37·k` of
+    /// collateral, so their ADL scores differ (and some tie on price).
+    pub shorts: u32,
+    /// Lots per short; `shorts × short_lots` must divide evenly among the longs.
+    pub short_lots: i64,
+}
+
+impl AdlCascade {
+    /// Account id of long `i`.
+    pub fn long(&self, i: u32) -> u32 {
+        self.first + i
+    }
+
+    /// Account id of short `k`.
+    pub fn short(&self, k: u32) -> u32 {
+        self.first + self.longs + k
+    }
+
+    /// Lots each long buys.
+    pub fn long_lots(&self) -> i64 {
+        let total = i64::from(self.shorts) * self.short_lots;
+        assert_eq!(total % i64::from(self.longs), 0, "lots must split evenly");
+        total / i64::from(self.longs)
+    }
+
+    /// Commands opening the positions at index 1000: the shorts rest their asks, the longs
+    /// (40 of collateral a lot, 50x) lift them. Nothing rests after.
+    pub fn open(&self) -> Vec<Command> {
+        let mut out = vec![Command::SetIndexPrice {
+            market: MarketId(0),
+            index: cascade_risk::Price(1_000),
+            external_mark: None,
+        }];
+        let lots = self.long_lots();
+        for k in 0..self.shorts {
+            out.push(Command::Deposit {
+                account: AccountId(self.short(k)),
+                amount: cascade_risk::Quote(1_000 + 37 * i64::from(k)),
+            });
+            let price = 1_000 + i64::from(k % 10);
+            out.push(Command::Place(sell(self.short(k), price, self.short_lots)));
+        }
+        for i in 0..self.longs {
+            let a = self.long(i);
+            out.push(Command::Deposit {
+                account: AccountId(a),
+                amount: cascade_risk::Quote(40 * lots),
+            });
+            out.push(Command::SetLeverage {
+                account: AccountId(a),
+                market: MarketId(0),
+                leverage: 50,
+            });
+            out.push(Command::Place(buy(a, 1_009, lots)));
+        }
+        out
+    }
+
+    /// The gap that bankrupts every long at once: index 900 with no bids on the book.
+    pub fn gap() -> Command {
+        Command::SetIndexPrice {
+            market: MarketId(0),
+            index: cascade_risk::Price(900),
+            external_mark: None,
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Auto-deleveraging of many liquidations in one command: the queue of a (market, side) is
+//! ranked once, at the command's mark, and walked in order across all of the command's
+//! liquidations; every lot is accounted for and money is conserved to the quantum.
+
+mod common;
+
+use cascade_engine::event::outcome;
+use cascade_engine::risk_params::AdlPolicy;
+use cascade_engine::{AccountId, Event, Limits, MarketId};
+use cascade_risk::adl::{adl_score, sort_queue, AdlCandidate};
+use cascade_risk::{PositionSize, Price, Quote};
+use common::{adl_market, AdlCascade, Harness};
+
+const CASCADE: AdlCascade = AdlCascade {
+    first: 0,
+    longs: 100,
+    shorts: 50,
+    short_lots: 10,
+};
+
+/// The shorts in the order BitMEX's score ranks them at `mark`, computed here from each
+/// account's public figures (entry from the quote balance, equity = collateral + PnL), not by
+/// the engine's ranking code.
+fn expected_queue(h: &Harness, mark: i64) -> Vec<u32> {
+    let mut ranked: Vec<AdlCandidate<u32>> = (0..CASCADE.shorts)
+        .map(|k| {
+            let a = CASCADE.short(k);
+            let handle = h.engine.accounts().find(a, 0).expect("short has a record");
+            let p = *h.engine.accounts().get(handle);
+            let entry = p.quote.abs() / p.size.abs();
+            let equity = h.engine.accounts().collateral(a) + p.size * mark + p.quote;
+            let score = adl_score(
+                PositionSize(p.size),
+                Price(entry),
+                Price(mark),
+                Quote(equity),
+                1,
+            )
+            .expect("valid position");
+            AdlCandidate { account: a, score }
+        })
+        .collect();
+    sort_queue(&mut ranked);
+    ranked.iter().map(|c| c.account).collect()
+}
+
+/// Σ collateral + Σ quote balances + insurance fund + fee pool = deposits − withdrawals.
+fn money_conserved(h: &Harness) {
+    let accounts = h.engine.accounts();
+    let collateral: i64 = (0..accounts.len() as u32)
+        .map(|a| accounts.collateral(a))
+        .sum();
+    let quotes: i64 = accounts
+        .all_positions()
+        .iter()
+        .map(|p| p.quote + p.isolated_margin)
+        .sum();
+    let t = h.engine.treasury();
+    assert_eq!(
+        collateral + quotes + t.insurance_fund + t.fee_pool,
+        t.deposits - t.withdrawals
+    );
+}
+
+/// Opens the cascade's positions and applies the gap; returns the gap's events and the queue
+/// expected at its mark.
+fn cascade(policy: AdlPolicy) -> (Harness, Vec<Event>, Vec<u32>) {
+    let mut h = Harness::bare(Limits::SMALL);
+    for c in adl_market(policy) {
+        h.step(c);
+    }
+    for c in CASCADE.open() {
+        let events = h.step(c);
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::Rejected { .. })),
+            "{events:?}"
+        );
+    }
+    for i in 0..CASCADE.longs {
+        assert_eq!(h.position(CASCADE.long(i), 0), CASCADE.long_lots());
+    }
+    // The queue at the gap's mark, from the positions just before it.
+    let queue = expected_queue(&h, 900);
+    let events = h.step(AdlCascade::gap());
+    money_conserved(&h);
+    (h, events, queue)
+}
+
+#[test]
+fn one_command_of_adl_liquidations_walks_one_queue_in_order() {
+    let (h, events, queue) = cascade(AdlPolicy::Queue);
+    let mut left: Vec<i64> = vec![CASCADE.short_lots; CASCADE.shorts as usize];
+    let short_index = |a: AccountId| (a.0 - CASCADE.short(0)) as usize;
+    let (mut started, mut ended) = (0u32, 0u32);
+    let mut last_rank: Option<u32> = None;
+    let mut in_liquidation: Option<u32> = None;
+    for e in &events {
+        match e {
+            Event::LiquidationStarted { .. } => {
+                started += 1;
+                in_liquidation = None;
+            }
+            Event::Deleveraged {
+                counterparty,
+                qty,
+                rank,
+                market,
+                ..
+            } => {
+                assert_eq!(*market, MarketId(0));
+                // The rank is the counterparty's place in the command's queue.
+                assert_eq!(queue[*rank as usize], counterparty.0, "{e:?}");
+                // Within a liquidation ranks strictly increase; across the command they never
+                // go back.
+                if let Some(r) = in_liquidation {
+                    assert!(*rank > r, "{e:?}");
+                }
+                if let Some(r) = last_rank {
+                    assert!(*rank >= r, "{e:?}");
+                }
+                // Queue order: every earlier rank is closed before this one is touched.
+                for earlier in &queue[..*rank as usize] {
+                    assert_eq!(left[short_index(AccountId(*earlier))], 0, "{e:?}");
+                }
+                left[short_index(*counterparty)] -= qty.0;
+                assert!(left[short_index(*counterparty)] >= 0);
+                in_liquidation = Some(*rank);
+                last_rank = Some(*rank);
+            }
+            Event::LiquidationEnded {
+                outcome: bits,
+                closed,
+                ..
+            } => {
+                ended += 1;
+                assert_eq!(*bits & outcome::CLOSED, outcome::CLOSED, "{e:?}");
+                assert_eq!(closed.0, CASCADE.long_lots());
+            }
+            _ => {}
+        }
+    }
+    // Every long went through ADL in this one command, against every short, in queue order.
+    assert_eq!((started, ended), (CASCADE.longs, CASCADE.longs));
+    assert_eq!(last_rank, Some(CASCADE.shorts - 1));
+    assert!(left.iter().all(|l| *l == 0), "{left:?}");
+    for k in 0..CASCADE.shorts {
+        assert_eq!(h.position(CASCADE.short(k), 0), 0);
+    }
+    for i in 0..CASCADE.longs {
+        assert_eq!(h.position(CASCADE.long(i), 0), 0);
+    }
+}
+
+#[test]
+fn pro_rata_shares_each_liquidation_over_the_remaining_queue() {
+    let (h, events, queue) = cascade(AdlPolicy::ProRata);
+    let mut fills: Vec<(u32, i64)> = Vec::new();
+    let mut first: Option<Vec<(u32, i64)>> = None;
+    let mut liquidations = 0u32;
+    for e in &events {
+        match e {
+            Event::LiquidationStarted { .. } => fills.clear(),
+            Event::Deleveraged {
+                counterparty,
+                qty,
+                rank,
+                ..
+            } => {
+                assert_eq!(queue[*rank as usize], counterparty.0, "{e:?}");
+                if let Some((r, _)) = fills.last() {
+                    assert!(*rank > *r, "{e:?}");
+                }
+                fills.push((*rank, qty.0));
+            }
+            Event::LiquidationEnded { closed, .. } => {
+                liquidations += 1;
+                assert_eq!(closed.0, CASCADE.long_lots());
+                let shared: i64 = fills.iter().map(|(_, q)| q).sum();
+                assert_eq!(shared, closed.0, "shares sum to the position");
+                first.get_or_insert_with(|| fills.clone());
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(liquidations, CASCADE.longs);
+    // The first liquidation's 5 lots over 50 equal positions: every exact share is 1/10 of a
+    // lot, so each floors to 0 and the 5 lots go one each to the head of the queue.
+    assert_eq!(first, Some((0..5).map(|r| (r, 1)).collect()));
+    for k in 0..CASCADE.shorts {
+        assert_eq!(h.position(CASCADE.short(k), 0), 0);
+    }
+}
+
+#[test]
+fn the_adl_indicator_ranks_as_the_queue_does() {
+    let mut h = Harness::bare(Limits::SMALL);
+    for c in adl_market(AdlPolicy::Queue) {
+        h.step(c);
+    }
+    for c in CASCADE.open() {
+        h.step(c);
+    }
+    // Ranked at the current mark, the queue's head shows five lights and its tail one, and
+    // lights never increase down the queue.
+    let queue = expected_queue(&h, 1_000);
+    let lights: Vec<u8> = queue
+        .iter()
+        .map(|a| {
+            h.engine
+                .adl_indicator(AccountId(*a), MarketId(0))
+                .expect("open position")
+        })
+        .collect();
+    assert_eq!(lights.first(), Some(&5));
+    assert_eq!(lights.last(), Some(&1));
+    assert!(lights.windows(2).all(|w| w[0] >= w[1]), "{lights:?}");
+}
+
+#[test]
+fn the_same_cascade_gives_the_same_events_and_state() {
+    let (a, ea, _) = cascade(AdlPolicy::Queue);
+    let (b, eb, _) = cascade(AdlPolicy::Queue);
+    assert_eq!(ea, eb);
+    assert_eq!(a.engine.state_hash(), b.engine.state_hash());
+}
