@@ -337,7 +337,7 @@ fn scale_scenario_runs_shrunk() {
     assert!(out.summary.backstop.count > 0);
     assert_eq!(
         out.summary.adl_fills, 0,
-        "the vault is funded for the population"
+        "a thousandth of the population stays within the 10M USD vault"
     );
     assert_eq!(out.summary.audit, "ok");
 }
