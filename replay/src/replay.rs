@@ -1,0 +1,279 @@
+//! Replaying commands through the engine, and the report of what happened.
+//!
+//! A replay is timed from the first command read to the last event counted; building the
+//! engine (which preallocates to its limits) is outside the timing. With `runs > 1` the replay
+//! is repeated on fresh engines, every run must end on the same counts and `state_hash()`
+//! (determinism, checked every time), and the report quotes the median throughput.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Instant;
+
+use cascade_engine::{Command, Engine, Event, Limits, Sequenced};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::error::{ImportError, Reason};
+use crate::journal_file::for_each_record;
+use crate::tally::Tally;
+
+/// Records between progress-bar updates: rare enough to cost nothing per command.
+const PROGRESS_EVERY: u64 = 1 << 16;
+
+/// Format-specific verification that watches every command and its events.
+pub trait Checker {
+    /// Sees one command and the events the engine emitted for it.
+    fn observe(&mut self, cmd: &Sequenced<Command>, events: &[Event]);
+    /// What the check found, for the report.
+    fn finish(&self) -> serde_json::Value;
+}
+
+/// What a replay did: counts, final hash, speed, and any format-specific checks.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReplayReport {
+    /// What was replayed (a journal path or a format name).
+    pub source: String,
+    /// Commands applied per run.
+    pub commands: u64,
+    /// Events emitted per run.
+    pub events: u64,
+    /// New orders accepted.
+    pub accepted: u64,
+    /// Commands rejected, in total and by the engine's reason name.
+    pub rejected: u64,
+    /// Rejects by reason.
+    pub rejects_by_reason: std::collections::BTreeMap<String, u64>,
+    /// Trades.
+    pub trades: u64,
+    /// Orders cancelled or expired.
+    pub cancelled: u64,
+    /// Liquidations started.
+    pub liquidations: u64,
+    /// Funding settlements.
+    pub funding_settlements: u64,
+    /// The engine's `state_hash()` after the last command, hex.
+    pub state_hash: String,
+    /// Runs made (all with the same result).
+    pub runs: u32,
+    /// Median seconds of one run.
+    pub seconds_median: f64,
+    /// Commands per second of the median run.
+    pub commands_per_s: f64,
+    /// Format-specific checks (trades reproduced, book matches), when the source was imported.
+    pub checks: serde_json::Value,
+}
+
+impl ReplayReport {
+    /// A plain-text table for a terminal.
+    #[must_use]
+    pub fn table(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let rows: [(&str, String); 11] = [
+            ("source", self.source.clone()),
+            ("commands", self.commands.to_string()),
+            ("events", self.events.to_string()),
+            ("orders accepted", self.accepted.to_string()),
+            ("rejected", self.rejected.to_string()),
+            ("trades", self.trades.to_string()),
+            ("cancelled/expired", self.cancelled.to_string()),
+            ("liquidations", self.liquidations.to_string()),
+            ("funding settlements", self.funding_settlements.to_string()),
+            ("state_hash", self.state_hash.clone()),
+            (
+                "throughput",
+                format!(
+                    "{:.2} M commands/s (median of {} run(s), {:.3} s each)",
+                    self.commands_per_s / 1e6,
+                    self.runs,
+                    self.seconds_median
+                ),
+            ),
+        ];
+        for (k, v) in rows {
+            let _ = writeln!(out, "{k:<22} {v}");
+        }
+        for (reason, n) in &self.rejects_by_reason {
+            let _ = writeln!(out, "{:<22} {n}", format!("  reject {reason}"));
+        }
+        if let serde_json::Value::Object(map) = &self.checks {
+            for (k, v) in map {
+                let _ = writeln!(out, "{k:<22} {}", compact(v));
+            }
+        }
+        out
+    }
+}
+
+fn compact(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// How to replay.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplayOptions {
+    /// Engine capacities: the same as the engine that produced the journal.
+    pub limits: Limits,
+    /// Times to replay (≥ 1); throughput is the median.
+    pub runs: u32,
+    /// Show a progress bar on a terminal (never when stderr is not one).
+    pub progress: bool,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        Self {
+            limits: Limits::DEFAULT,
+            runs: 1,
+            progress: false,
+        }
+    }
+}
+
+fn progress_bar(enabled: bool, len: u64, unit: &str) -> ProgressBar {
+    if !enabled || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    let template = format!("{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {unit} ({{eta}})");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+fn new_engine(limits: Limits) -> Result<Engine, ImportError> {
+    if !limits.is_valid() {
+        return Err(ImportError::new(
+            Reason::WrongInput,
+            "invalid engine limits",
+        ));
+    }
+    Ok(Engine::new(limits))
+}
+
+/// One run's outcome.
+struct Run {
+    tally: Tally,
+    hash: u64,
+    seconds: f64,
+}
+
+/// Replays the journal at `path`.
+///
+/// # Errors
+/// I/O errors, a corrupt journal (with its offset and code), or runs that disagree (which
+/// would be a determinism bug in the engine).
+pub fn replay_journal(path: &Path, opts: ReplayOptions) -> Result<ReplayReport, ImportError> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| ImportError::io(path, &e))?
+        .len();
+    let mut runs = Vec::new();
+    for _ in 0..opts.runs.max(1) {
+        let mut engine = new_engine(opts.limits)?;
+        let bar = progress_bar(opts.progress, len, "bytes");
+        let mut tally = Tally::default();
+        let started = Instant::now();
+        for_each_record(
+            path,
+            |cmd| tally.add(engine.apply(cmd)),
+            |bytes| bar.set_position(bytes),
+        )?;
+        let seconds = started.elapsed().as_secs_f64();
+        bar.finish_and_clear();
+        runs.push(Run {
+            tally,
+            hash: engine.state_hash(),
+            seconds,
+        });
+    }
+    report(path.display().to_string(), &runs, serde_json::Value::Null)
+}
+
+/// Replays commands held in memory (an import), letting `checker` watch every event.
+///
+/// # Errors
+/// Runs that disagree (a determinism bug), or invalid limits.
+pub fn replay_commands(
+    source: &str,
+    commands: &[Sequenced<Command>],
+    checker: &mut dyn Checker,
+    opts: ReplayOptions,
+) -> Result<ReplayReport, ImportError> {
+    let mut runs = Vec::new();
+    for run in 0..opts.runs.max(1) {
+        let mut engine = new_engine(opts.limits)?;
+        let bar = progress_bar(opts.progress, commands.len() as u64, "commands");
+        let mut tally = Tally::default();
+        let started = Instant::now();
+        for (i, cmd) in commands.iter().enumerate() {
+            let events = engine.apply(cmd);
+            tally.add(events);
+            // The checker watches the first run only; the others are for timing.
+            if run == 0 {
+                checker.observe(cmd, events);
+            }
+            if (i as u64) % PROGRESS_EVERY == 0 {
+                bar.set_position(i as u64);
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        bar.finish_and_clear();
+        runs.push(Run {
+            tally,
+            hash: engine.state_hash(),
+            seconds,
+        });
+    }
+    report(source.to_string(), &runs, checker.finish())
+}
+
+fn report(
+    source: String,
+    runs: &[Run],
+    checks: serde_json::Value,
+) -> Result<ReplayReport, ImportError> {
+    let first = runs
+        .first()
+        .ok_or_else(|| ImportError::new(Reason::WrongInput, "no run"))?;
+    if let Some(bad) = runs
+        .iter()
+        .find(|r| r.hash != first.hash || r.tally != first.tally)
+    {
+        return Err(ImportError::new(
+            Reason::Nondeterministic,
+            format!(
+                "replays disagree: state_hash {:016x} then {:016x}",
+                first.hash, bad.hash
+            ),
+        ));
+    }
+    let mut seconds: Vec<f64> = runs.iter().map(|r| r.seconds).collect();
+    seconds.sort_by(f64::total_cmp);
+    let median = seconds[seconds.len() / 2];
+    let t = &first.tally;
+    Ok(ReplayReport {
+        source,
+        commands: t.commands,
+        events: t.events,
+        accepted: t.accepted,
+        rejected: t.rejected,
+        rejects_by_reason: t.rejects_by_reason(),
+        trades: t.trades,
+        cancelled: t.cancelled,
+        liquidations: t.liquidations,
+        funding_settlements: t.funding,
+        state_hash: format!("{:016x}", first.hash),
+        runs: u32::try_from(runs.len()).unwrap_or(u32::MAX),
+        seconds_median: median,
+        commands_per_s: if median > 0.0 {
+            t.commands as f64 / median
+        } else {
+            0.0
+        },
+        checks,
+    })
+}
