@@ -478,11 +478,13 @@ pub fn import_with(files: &[PathBuf], use_tape: bool) -> Result<Imported, Import
                         sized_from_trades += 1;
                     }
                 }
-                tifs[match tif {
-                    TimeInForce::PostOnly => 0,
-                    TimeInForce::Ioc => 1,
-                    _ => 2,
-                }] += 1;
+                if !market {
+                    tifs[match tif {
+                        TimeInForce::PostOnly => 0,
+                        TimeInForce::Ioc => 1,
+                        _ => 2,
+                    }] += 1;
+                }
                 let order = NewOrder {
                     account: ACCOUNT,
                     market: MARKET,

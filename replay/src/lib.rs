@@ -95,6 +95,16 @@ pub struct Imported {
     pub checker: Box<dyn Checker>,
 }
 
+impl std::fmt::Debug for Imported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Imported")
+            .field("format", &self.format)
+            .field("commands", &self.commands.len())
+            .field("notes", &self.notes)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Imports `files` in `format` (every format but [`Format::Journal`]).
 ///
 /// # Errors

@@ -59,6 +59,15 @@ pub struct ReplayReport {
     pub seconds_median: f64,
     /// Commands per second of the median run.
     pub commands_per_s: f64,
+    /// Median seconds this thread was on a CPU during one run (Linux; `None` elsewhere). On a
+    /// shared, loaded machine wall time also counts time spent waiting for a core; this does
+    /// not.
+    pub cpu_seconds_median: Option<f64>,
+    /// Commands per second of CPU time (median run).
+    pub commands_per_cpu_s: Option<f64>,
+    /// Journals only: records per second of the reader alone (read, CRC, decode; no engine),
+    /// one pass after the timed runs.
+    pub reader_records_per_s: Option<f64>,
     /// Format-specific checks (trades reproduced, book matches), when the source was imported.
     pub checks: serde_json::Value,
 }
@@ -90,6 +99,16 @@ impl ReplayReport {
                 ),
             ),
         ];
+        let mut rows = rows.to_vec();
+        if let (Some(rate), Some(cpu)) = (self.commands_per_cpu_s, self.cpu_seconds_median) {
+            rows.push((
+                "throughput (CPU time)",
+                format!("{:.2} M commands/s ({cpu:.3} s on a CPU)", rate / 1e6),
+            ));
+        }
+        if let Some(rate) = self.reader_records_per_s {
+            rows.push(("reader alone", format!("{:.2} M records/s", rate / 1e6)));
+        }
         for (k, v) in rows {
             let _ = writeln!(out, "{k:<22} {v}");
         }
@@ -160,6 +179,26 @@ struct Run {
     tally: Tally,
     hash: u64,
     seconds: f64,
+    cpu_seconds: Option<f64>,
+}
+
+/// Nanoseconds this thread has spent on a CPU: the first field of Linux's
+/// `/proc/thread-self/schedstat`. `None` where that file does not exist.
+fn thread_cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// Wall and CPU time of `f`.
+fn timed(f: impl FnOnce() -> Result<(), ImportError>) -> Result<(f64, Option<f64>), ImportError> {
+    let cpu_before = thread_cpu_ns();
+    let started = Instant::now();
+    f()?;
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu = cpu_before
+        .zip(thread_cpu_ns())
+        .map(|(a, b)| b.saturating_sub(a) as f64 / 1e9);
+    Ok((seconds, cpu))
 }
 
 /// Replays the journal at `path`.
@@ -176,21 +215,30 @@ pub fn replay_journal(path: &Path, opts: ReplayOptions) -> Result<ReplayReport, 
         let mut engine = new_engine(opts.limits)?;
         let bar = progress_bar(opts.progress, len, "bytes");
         let mut tally = Tally::default();
-        let started = Instant::now();
-        for_each_record(
-            path,
-            |cmd| tally.add(engine.apply(cmd)),
-            |bytes| bar.set_position(bytes),
-        )?;
-        let seconds = started.elapsed().as_secs_f64();
+        let (seconds, cpu_seconds) = timed(|| {
+            for_each_record(
+                path,
+                |cmd| tally.add(engine.apply(cmd)),
+                |bytes| bar.set_position(bytes),
+            )
+            .map(|_| ())
+        })?;
         bar.finish_and_clear();
         runs.push(Run {
             tally,
             hash: engine.state_hash(),
             seconds,
+            cpu_seconds,
         });
     }
-    report(path.display().to_string(), &runs, serde_json::Value::Null)
+    let mut records = 0u64;
+    let (read_seconds, _) = timed(|| {
+        records = for_each_record(path, |_| {}, |_| {})?;
+        Ok(())
+    })?;
+    let mut report = report(path.display().to_string(), &runs, serde_json::Value::Null)?;
+    report.reader_records_per_s = (read_seconds > 0.0).then(|| records as f64 / read_seconds);
+    Ok(report)
 }
 
 /// Replays commands held in memory (an import), letting `checker` watch every event.
@@ -208,24 +256,26 @@ pub fn replay_commands(
         let mut engine = new_engine(opts.limits)?;
         let bar = progress_bar(opts.progress, commands.len() as u64, "commands");
         let mut tally = Tally::default();
-        let started = Instant::now();
-        for (i, cmd) in commands.iter().enumerate() {
-            let events = engine.apply(cmd);
-            tally.add(events);
-            // The checker watches the first run only; the others are for timing.
-            if run == 0 {
-                checker.observe(cmd, events);
+        let (seconds, cpu_seconds) = timed(|| {
+            for (i, cmd) in commands.iter().enumerate() {
+                let events = engine.apply(cmd);
+                tally.add(events);
+                // The checker watches the first run only; the others are for timing.
+                if run == 0 {
+                    checker.observe(cmd, events);
+                }
+                if (i as u64) % PROGRESS_EVERY == 0 {
+                    bar.set_position(i as u64);
+                }
             }
-            if (i as u64) % PROGRESS_EVERY == 0 {
-                bar.set_position(i as u64);
-            }
-        }
-        let seconds = started.elapsed().as_secs_f64();
+            Ok(())
+        })?;
         bar.finish_and_clear();
         runs.push(Run {
             tally,
             hash: engine.state_hash(),
             seconds,
+            cpu_seconds,
         });
     }
     report(source.to_string(), &runs, checker.finish())
@@ -251,9 +301,13 @@ fn report(
             ),
         ));
     }
-    let mut seconds: Vec<f64> = runs.iter().map(|r| r.seconds).collect();
-    seconds.sort_by(f64::total_cmp);
-    let median = seconds[seconds.len() / 2];
+    let median_of = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    };
+    let median = median_of(runs.iter().map(|r| r.seconds).collect()).unwrap_or(0.0);
+    let cpu: Option<Vec<f64>> = runs.iter().map(|r| r.cpu_seconds).collect();
+    let cpu_median = cpu.and_then(median_of);
     let t = &first.tally;
     Ok(ReplayReport {
         source,
@@ -274,6 +328,11 @@ fn report(
         } else {
             0.0
         },
+        cpu_seconds_median: cpu_median,
+        commands_per_cpu_s: cpu_median
+            .filter(|s| *s > 0.0)
+            .map(|s| t.commands as f64 / s),
+        reader_records_per_s: None,
         checks,
     })
 }
