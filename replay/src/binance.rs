@@ -275,7 +275,8 @@ struct Builder {
     /// `u` of the last applied depth update; `None` before the snapshot is synced.
     last_u: Option<u64>,
     snapshot_id: Option<u64>,
-    pending: Vec<(u64, u64, u64, Vec<Level>, Vec<Level>, usize, u64, u64)>,
+    /// Depth updates received before the snapshot, as indices into the lines.
+    pending: Vec<usize>,
     bbo_after: HashMap<u64, Bbo>,
     boundaries: Vec<u64>,
     tickers: Vec<(u64, Bbo)>,
@@ -429,7 +430,7 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
         last_rate: None,
         venue_rates: Vec::new(),
     };
-    for l in &lines {
+    for (index, l) in lines.iter().enumerate() {
         let ts = l.ts_ns;
         let at = |d: String| Builder::err(files, l, Reason::Number, d);
         match &l.message {
@@ -492,15 +493,21 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
                 }
                 b.snapshot_id = Some(s.last_update_id);
                 // Updates held back while waiting for the snapshot.
-                let pending = std::mem::take(&mut b.pending);
-                for (first, u, pu, bids, asks, path, line, pts) in pending {
-                    let held = Line {
-                        ts_ns: pts,
-                        path,
-                        line,
-                        message: Message::Stream { data: Data::Other },
-                    };
-                    depth(&mut b, files, &held, first, u, pu, &bids, &asks)?;
+                for held in std::mem::take(&mut b.pending) {
+                    let held = &lines[held];
+                    if let Message::Stream {
+                        data:
+                            Data::Depth {
+                                first,
+                                u,
+                                pu,
+                                b: bids,
+                                a: asks,
+                            },
+                    } = &held.message
+                    {
+                        depth(&mut b, files, held, *first, *u, *pu, bids, asks)?;
+                    }
                 }
             }
             Message::Stream { data } => match data {
@@ -512,16 +519,7 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
                     a: asks,
                 } => {
                     if b.scale.is_none() {
-                        b.pending.push((
-                            *first,
-                            *u,
-                            *pu,
-                            bids.clone(),
-                            asks.clone(),
-                            l.path,
-                            l.line,
-                            ts,
-                        ));
+                        b.pending.push(index);
                     } else {
                         depth(&mut b, files, l, *first, *u, *pu, bids, asks)?;
                     }
