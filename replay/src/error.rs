@@ -35,10 +35,8 @@ pub enum Reason {
     SnapshotStale = 10,
     /// The journal is corrupt at some offset (the journal's own code is in the message).
     JournalCorrupt = 11,
-    /// More commands than a journal's sequence numbers can hold, or too many orders.
-    TooLarge = 12,
     /// Two replays of the same commands disagreed: a determinism bug, never an input fault.
-    Nondeterministic = 13,
+    Nondeterministic = 12,
 }
 
 impl Reason {
@@ -63,7 +61,6 @@ impl Reason {
             Reason::SequenceGap => "sequence_gap",
             Reason::SnapshotStale => "snapshot_stale",
             Reason::JournalCorrupt => "journal_corrupt",
-            Reason::TooLarge => "too_large",
             Reason::Nondeterministic => "nondeterministic",
         }
     }
