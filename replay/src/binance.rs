@@ -395,7 +395,6 @@ fn risk_setup(seq: &mut Sequencer, ts: u64, mid: i64) {
 /// # Errors
 /// A line that does not parse, a capture with no snapshot, or a gap in the depth updates
 /// (each with its file, line and stable reason code).
-#[allow(clippy::too_many_lines)]
 pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
     if files.is_empty() {
         return Err(ImportError::new(

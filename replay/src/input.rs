@@ -1,10 +1,10 @@
 //! Opening source files: plain or gzip, found by the gzip magic rather than the file name.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::MultiGzDecoder;
 
 use crate::error::ImportError;
 
@@ -13,18 +13,18 @@ use crate::error::ImportError;
 /// # Errors
 /// [`crate::error::Reason::Io`] when the file cannot be opened or read.
 pub fn open(path: &Path) -> Result<Box<dyn BufRead>, ImportError> {
-    let mut file = File::open(path).map_err(|e| ImportError::io(path, &e))?;
-    let mut magic = [0u8; 2];
-    let n = file
-        .read(&mut magic)
-        .map_err(|e| ImportError::io(path, &e))?;
     let file = File::open(path).map_err(|e| ImportError::io(path, &e))?;
-    if n == 2 && magic == [0x1f, 0x8b] {
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let gzip = reader
+        .fill_buf()
+        .map_err(|e| ImportError::io(path, &e))?
+        .starts_with(&[0x1f, 0x8b]);
+    if gzip {
         Ok(Box::new(BufReader::with_capacity(
             1 << 16,
-            MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file)),
+            MultiGzDecoder::new(reader),
         )))
     } else {
-        Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
+        Ok(Box::new(reader))
     }
 }

@@ -97,7 +97,6 @@ fn field<'a>(
 ///
 /// # Errors
 /// A row that does not parse, with its line and reason code.
-#[allow(clippy::too_many_lines)]
 pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
     if files.is_empty() {
         return Err(ImportError::new(
