@@ -240,8 +240,9 @@ impl Mirror {
         }
     }
 
-    /// Applies a taker IOC as the engine will: best level first, up to the limit.
-    fn take(&mut self, taker: Side, limit: i64, mut qty: i64) {
+    /// Applies a taker IOC as the engine will: best level first, up to the limit. Returns the
+    /// quantity left unfilled.
+    fn take(&mut self, taker: Side, limit: i64, mut qty: i64) -> i64 {
         let book = &mut self.sides[taker.opposite().index()];
         while qty > 0 {
             let best = match taker {
@@ -263,6 +264,7 @@ impl Mirror {
                 book.remove(&px);
             }
         }
+        qty
     }
 }
 
@@ -548,7 +550,11 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
                         stp: SelfTradePrevention::Allow,
                     };
                     b.seq.push(ts, Command::Place(order));
-                    b.mirror.take(side, px, qty);
+                    if b.mirror.take(side, px, qty) > 0 {
+                        // A depth update already took this liquidity away: the venue sends the
+                        // diff and the trade print on separate streams.
+                        b.count("trades_short_of_liquidity");
+                    }
                     b.count("trades_replayed");
                 }
                 Data::Ticker {

@@ -101,6 +101,19 @@ fn shipped_sample_replays() {
     );
     assert!(book["at_update_boundary"].as_u64().unwrap_or(0) > 100);
     assert!(report.trades > 1_000);
+    assert_mirror_agrees(&report);
+}
+
+/// The importer's copy of the engine's liquidity predicted exactly which taker orders would
+/// find too little of it.
+fn assert_mirror_agrees(report: &ReplayReport) {
+    let n = |v: &serde_json::Value| v.as_u64().expect("a count");
+    let short =
+        n(&report.checks["taker_orders"]) - n(&report.checks["taker_orders_filled_in_full"]);
+    assert_eq!(
+        short,
+        n(&report.checks["import"]["trades_short_of_liquidity"])
+    );
 }
 
 /// Uses `shared/data/binance-usdm-futures-hftbacktest` (MIT): the 2023-04-04/05 pair, one
@@ -126,6 +139,7 @@ fn real_capture_pair_matches_the_venue_top_of_book() {
     assert_eq!(report.checks["funding_venue_rates"][0], "0.00002760");
     assert_eq!(report.funding_settlements, 1);
     assert_eq!(report.liquidations, 0);
+    assert_mirror_agrees(&report);
 
     // The day file alone starts without a snapshot: refused, not guessed.
     let err = import(Format::BinanceUsdm, &files[1..]).expect_err("no snapshot");
