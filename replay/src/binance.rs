@@ -482,7 +482,7 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
                 if margined {
                     let [bid, ask] = b.book.bbo();
                     let mid = match (bid, ask) {
-                        (Some((bp, _)), Some((ap, _))) => (bp + ap) / 2,
+                        (Some((bp, _)), Some((ap, _))) => bp / 2 + ap / 2,
                         (Some((p, _)), None) | (None, Some((p, _))) => p,
                         (None, None) => 1,
                     };

@@ -442,7 +442,8 @@ pub fn import_with(files: &[PathBuf], use_tape: bool) -> Result<Imported, Import
     // fills tell it.
     let mut taker_filled: HashMap<u64, i64> = HashMap::new();
     for t in tape.into_iter().flatten() {
-        *taker_filled.entry(t.taker).or_default() += t.qty;
+        let filled = taker_filled.entry(t.taker).or_default();
+        *filled = filled.saturating_add(t.qty);
     }
     let spec = market_spec();
     let mut seq = Sequencer::default();

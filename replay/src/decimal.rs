@@ -44,6 +44,9 @@ pub fn parse_units(text: &str, decimals: u8) -> Result<i64, String> {
 /// # Errors
 /// As [`parse_units`] for text that is not a number.
 pub fn round_units(text: &str, decimals: u8) -> Result<i64, String> {
+    if !text.is_ascii() {
+        return Err(format!("{text:?} is not a decimal number"));
+    }
     let (int, frac) = text.split_once('.').unwrap_or((text, ""));
     let keep = usize::from(decimals).min(frac.len());
     let truncated = format!("{int}.{}", &frac[..keep]);
@@ -91,5 +94,6 @@ mod tests {
         assert_eq!(round_units("7", 2), Ok(700));
         assert_eq!(places("28145.10"), 2);
         assert_eq!(places("3"), 0);
+        assert!(round_units("1.é5", 2).is_err());
     }
 }

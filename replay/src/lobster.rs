@@ -148,6 +148,9 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
             let id = u64::try_from(num(2, 0)?)
                 .map_err(|_| ImportError::at(Reason::Number, path, line, "negative order id"))?;
             let size = num(3, 0)?;
+            if size < 0 {
+                return Err(ImportError::at(Reason::Number, path, line, "negative size"));
+            }
             let price = num(4, 0)?;
             let side = match num(5, 0)? {
                 1 => Side::Buy,
@@ -194,7 +197,7 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
                             .or_default() += 1;
                         continue;
                     };
-                    let left = o.open - size;
+                    let left = o.open.saturating_sub(size);
                     if kind == 4 {
                         let taker = NewOrder {
                             account: TAKERS,
