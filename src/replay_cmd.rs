@@ -58,7 +58,7 @@ pub fn run_replay(args: &ReplayArgs) -> Result<()> {
         runs: args.runs.max(1),
         progress: true,
     };
-    let report = if format == Format::Journal {
+    let mut report = if format == Format::Journal {
         let [journal] = args.files.as_slice() else {
             bail!("replay of a journal takes one file");
         };
@@ -67,6 +67,7 @@ pub fn run_replay(args: &ReplayArgs) -> Result<()> {
         let mut imported = cascade_replay::import(format, &args.files)?;
         cascade_replay::replay_imported(&mut imported, opts)?
     };
+    report.command = Some(std::env::args().collect::<Vec<_>>().join(" "));
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

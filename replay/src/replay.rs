@@ -68,8 +68,28 @@ pub struct ReplayReport {
     /// Journals only: records per second of the reader alone (read, CRC, decode; no engine),
     /// median of as many passes as runs, in CPU time where known.
     pub reader_records_per_s: Option<f64>,
+    /// The machine the throughput was measured on: CPU model and logical cores.
+    pub machine: String,
+    /// The command line that produced this report, to reproduce it (set by the caller).
+    pub command: Option<String>,
     /// Format-specific checks (trades reproduced, book matches), when the source was imported.
     pub checks: serde_json::Value,
+}
+
+/// CPU model (Linux `/proc/cpuinfo`) and logical cores, for reports.
+#[must_use]
+pub fn machine() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZeroUsize::get);
+    format!("{model}, {cores} logical cores")
 }
 
 impl ReplayReport {
@@ -108,6 +128,10 @@ impl ReplayReport {
         }
         if let Some(rate) = self.reader_records_per_s {
             rows.push(("reader alone", format!("{:.2} M records/s", rate / 1e6)));
+        }
+        rows.push(("machine", self.machine.clone()));
+        if let Some(command) = &self.command {
+            rows.push(("reproduce", command.clone()));
         }
         for (k, v) in rows {
             let _ = writeln!(out, "{k:<22} {v}");
@@ -340,6 +364,8 @@ fn report(
             .filter(|s| *s > 0.0)
             .map(|s| t.commands as f64 / s),
         reader_records_per_s: None,
+        machine: machine(),
+        command: None,
         checks,
     })
 }
