@@ -35,24 +35,21 @@
 //!   and a `FundingTick` is sent when the next-funding time `T` rolls over, i.e. the venue
 //!   settled. The venue's rate `r` at that settlement is reported beside the engine's.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use cascade_engine::risk_params::RiskParams;
-use cascade_engine::{
-    AccountId, Command, DecimalStep, Event, Limits, MarketId, MarketSpec, NewOrder, OrderId,
-    OrderKind, SelfTradePrevention, Sequenced, Side, TimeInForce,
-};
+use cascade_engine::{AccountId, Command, DecimalStep, Event, Limits, MarketSpec, Sequenced, Side};
 use cascade_risk::{Price, Qty, Quote};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::decimal::{parse_units, places, round_units};
 use crate::error::{ImportError, Reason};
+use crate::l2::{Bbo, L2Flow, TakerCheck, MARKET};
 use crate::replay::Checker;
 use crate::{input, Format, Imported, Sequencer};
 
-const MARKET: MarketId = MarketId(0);
 /// The venue's resting liquidity, one order per level.
 const MAKERS: AccountId = AccountId(0);
 /// The venue's takers.
@@ -120,9 +117,6 @@ enum Data {
     #[serde(other)]
     Other,
 }
-
-/// Best bid and ask, price and size; `None` for an empty side.
-type Bbo = [Option<(i64, i64)>; 2];
 
 /// A line read, with where it came from.
 struct Line {
@@ -194,86 +188,10 @@ impl Scale {
     }
 }
 
-/// The venue's L2 book, rebuilt.
-#[derive(Default)]
-struct Book {
-    sides: [BTreeMap<i64, i64>; 2],
-}
-
-impl Book {
-    fn set(&mut self, side: Side, px: i64, qty: i64) {
-        if qty == 0 {
-            self.sides[side.index()].remove(&px);
-        } else {
-            self.sides[side.index()].insert(px, qty);
-        }
-    }
-
-    fn bbo(&self) -> Bbo {
-        let bid = self.sides[0].iter().next_back().map(|(p, q)| (*p, *q));
-        let ask = self.sides[1].iter().next().map(|(p, q)| (*p, *q));
-        [bid, ask]
-    }
-}
-
-/// The engine's copy of the venue's liquidity: one order per level, as the engine holds it
-/// (taker flow shrinks it between depth updates).
-#[derive(Default)]
-struct Mirror {
-    sides: [BTreeMap<i64, (u64, i64)>; 2],
-}
-
-impl Mirror {
-    fn best(&self, side: Side) -> Option<i64> {
-        match side {
-            Side::Buy => self.sides[0].keys().next_back().copied(),
-            Side::Sell => self.sides[1].keys().next().copied(),
-        }
-    }
-
-    /// Whether an order at `px` on `side` would trade against the other side.
-    fn crosses(&self, side: Side, px: i64) -> bool {
-        match (side, self.best(side.opposite())) {
-            (Side::Buy, Some(ask)) => px >= ask,
-            (Side::Sell, Some(bid)) => px <= bid,
-            (_, None) => false,
-        }
-    }
-
-    /// Applies a taker IOC as the engine will: best level first, up to the limit. Returns the
-    /// quantity left unfilled.
-    fn take(&mut self, taker: Side, limit: i64, mut qty: i64) -> i64 {
-        let book = &mut self.sides[taker.opposite().index()];
-        while qty > 0 {
-            let best = match taker {
-                Side::Buy => book.iter_mut().next(),
-                Side::Sell => book.iter_mut().next_back(),
-            };
-            let Some((&px, level)) = best else { break };
-            let reachable = match taker {
-                Side::Buy => px <= limit,
-                Side::Sell => px >= limit,
-            };
-            if !reachable {
-                break;
-            }
-            let fill = qty.min(level.1);
-            level.1 -= fill;
-            qty -= fill;
-            if level.1 == 0 {
-                book.remove(&px);
-            }
-        }
-        qty
-    }
-}
-
 /// Turns the capture into commands.
 struct Builder {
-    seq: Sequencer,
+    flow: L2Flow,
     scale: Option<Scale>,
-    book: Book,
-    mirror: Mirror,
     /// `u` of the last applied depth update; `None` before the snapshot is synced.
     last_u: Option<u64>,
     snapshot_id: Option<u64>,
@@ -282,7 +200,6 @@ struct Builder {
     bbo_after: HashMap<u64, Bbo>,
     boundaries: Vec<u64>,
     tickers: Vec<(u64, Bbo)>,
-    counts: BTreeMap<&'static str, u64>,
     margined: bool,
     index_set: bool,
     next_funding_ms: Option<u64>,
@@ -291,86 +208,37 @@ struct Builder {
 }
 
 impl Builder {
-    fn count(&mut self, what: &'static str) {
-        *self.counts.entry(what).or_default() += 1;
-    }
-
     fn err(files: &[PathBuf], l: &Line, reason: Reason, detail: String) -> ImportError {
         ImportError::at(reason, &files[l.path], l.line, detail)
     }
 
-    fn place(&mut self, ts: u64, side: Side, px: i64, qty: i64) {
-        if self.mirror.crosses(side, px) {
-            self.count("levels_not_placed_crossing");
-            return;
-        }
-        let order = NewOrder {
-            account: MAKERS,
-            market: MARKET,
-            client_ref: 0,
-            side,
-            kind: OrderKind::Limit,
-            price: Price(px),
-            qty: Qty(qty),
-            tif: TimeInForce::PostOnly,
-            reduce_only: false,
-            stp: SelfTradePrevention::Allow,
-        };
-        let id = self.seq.push(ts, Command::Place(order));
-        self.mirror.sides[side.index()].insert(px, (id, qty));
-    }
-
-    /// Brings the engine's level at `px` to `qty`.
-    fn level(&mut self, ts: u64, side: Side, px: i64, qty: i64) {
-        match self.mirror.sides[side.index()].get(&px).copied() {
-            Some((id, _)) if qty == 0 => {
-                self.seq.push(
-                    ts,
-                    Command::Cancel {
-                        account: MAKERS,
-                        order_id: OrderId(id),
-                    },
-                );
-                self.mirror.sides[side.index()].remove(&px);
-            }
-            Some((_, held)) if held == qty => {}
-            Some((id, _)) => {
-                self.seq.push(
-                    ts,
-                    Command::Amend {
-                        account: MAKERS,
-                        order_id: OrderId(id),
-                        price: Price(px),
-                        qty: Qty(qty),
-                    },
-                );
-                self.mirror.sides[side.index()].insert(px, (id, qty));
-            }
-            None if qty > 0 => self.place(ts, side, px, qty),
-            None => {}
-        }
-    }
-
     /// Applies one depth update (already checked to follow on) to the book and the engine.
     fn apply_depth(&mut self, ts: u64, u: u64, levels: &[(Side, i64, i64)]) {
-        for &(side, px, qty) in levels {
-            self.book.set(side, px, qty);
-        }
-        // Removals and shrinks first, so no new level meets a stale one on the other side.
-        let (shrink, grow): (Vec<_>, Vec<_>) =
-            levels.iter().partition(|(side, px, qty)| {
-                match self.mirror.sides[side.index()].get(px) {
-                    Some((_, held)) => *qty <= *held,
-                    None => *qty == 0,
-                }
-            });
-        for &(side, px, qty) in shrink.iter().chain(grow.iter()) {
-            self.level(ts, side, px, qty);
-        }
+        self.flow.apply_levels(ts, levels);
         self.last_u = Some(u);
-        self.bbo_after.insert(u, self.book.bbo());
+        self.bbo_after.insert(u, self.flow.book.bbo());
         self.boundaries.push(u);
-        self.count("depth_updates_applied");
+        self.flow.count("depth_updates_applied");
+    }
+}
+
+/// The mid of the best bid and ask among `levels` (or the one side there is): the first index,
+/// so margin checks have a mark before the first mark price arrives.
+fn mid(levels: &[(Side, i64, i64)]) -> i64 {
+    let best = |side: Side| {
+        let prices = levels
+            .iter()
+            .filter(|l| l.0 == side && l.2 > 0)
+            .map(|l| l.1);
+        match side {
+            Side::Buy => prices.max(),
+            Side::Sell => prices.min(),
+        }
+    };
+    match (best(Side::Buy), best(Side::Sell)) {
+        (Some(bid), Some(ask)) => bid / 2 + ask / 2,
+        (Some(p), None) | (None, Some(p)) => p,
+        (None, None) => 1,
     }
 }
 
@@ -414,17 +282,14 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
         )
     });
     let mut b = Builder {
-        seq: Sequencer::default(),
+        flow: L2Flow::new(MAKERS, TAKERS),
         scale: None,
-        book: Book::default(),
-        mirror: Mirror::default(),
         last_u: None,
         snapshot_id: None,
         pending: Vec::new(),
         bbo_after: HashMap::new(),
         boundaries: Vec::new(),
         tickers: Vec::new(),
-        counts: BTreeMap::new(),
         margined,
         index_set: false,
         next_funding_ms: None,
@@ -437,7 +302,7 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
         match &l.message {
             Message::Snapshot(s) => {
                 if b.scale.is_some() {
-                    b.count("later_snapshots_ignored");
+                    b.flow.count("later_snapshots_ignored");
                     continue;
                 }
                 let first = s.bids.first().or(s.asks.first()).ok_or_else(|| {
@@ -459,9 +324,9 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
                     )
                 })?;
                 b.scale = Some(scale);
-                b.seq.push(ts, Command::AddMarket(spec));
+                b.flow.seq.push(ts, Command::AddMarket(spec));
                 for account in [MAKERS, TAKERS] {
-                    b.seq.push(
+                    b.flow.seq.push(
                         ts,
                         Command::Deposit {
                             account,
@@ -476,22 +341,11 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
                         levels.push((side, px, qty));
                     }
                 }
-                for &(side, px, qty) in &levels {
-                    b.book.set(side, px, qty);
-                }
                 if margined {
-                    let [bid, ask] = b.book.bbo();
-                    let mid = match (bid, ask) {
-                        (Some((bp, _)), Some((ap, _))) => bp / 2 + ap / 2,
-                        (Some((p, _)), None) | (None, Some((p, _))) => p,
-                        (None, None) => 1,
-                    };
-                    risk_setup(&mut b.seq, ts, mid);
+                    risk_setup(&mut b.flow.seq, ts, mid(&levels));
                     b.index_set = true;
                 }
-                for &(side, px, qty) in &levels {
-                    b.level(ts, side, px, qty);
-                }
+                b.flow.apply_levels(ts, &levels);
                 b.snapshot_id = Some(s.last_update_id);
                 // Updates held back while waiting for the snapshot.
                 for held in std::mem::take(&mut b.pending) {
@@ -527,35 +381,17 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
                 }
                 Data::Trade { p, q, m, kind } => {
                     let Some(scale) = b.scale.filter(|_| b.last_u.is_some()) else {
-                        b.count("trades_before_book_skipped");
+                        b.flow.count("trades_before_book_skipped");
                         continue;
                     };
                     if kind.as_deref().is_some_and(|k| k != "MARKET") {
-                        b.count("insurance_fund_prints_not_replayed");
+                        b.flow.count("insurance_fund_prints_not_replayed");
                         continue;
                     }
                     let px = parse_units(p, scale.price).map_err(at)?;
                     let qty = parse_units(q, scale.qty).map_err(at)?;
                     let side = if *m { Side::Sell } else { Side::Buy };
-                    let order = NewOrder {
-                        account: TAKERS,
-                        market: MARKET,
-                        client_ref: 0,
-                        side,
-                        kind: OrderKind::Limit,
-                        price: Price(px),
-                        qty: Qty(qty),
-                        tif: TimeInForce::Ioc,
-                        reduce_only: false,
-                        stp: SelfTradePrevention::Allow,
-                    };
-                    b.seq.push(ts, Command::Place(order));
-                    if b.mirror.take(side, px, qty) > 0 {
-                        // A depth update already took this liquidity away: the venue sends the
-                        // diff and the trade print on separate streams.
-                        b.count("trades_short_of_liquidity");
-                    }
-                    b.count("trades_replayed");
+                    b.flow.taker(ts, side, px, qty);
                 }
                 Data::Ticker {
                     u,
@@ -565,7 +401,7 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
                     ask_qty,
                 } => {
                     let Some(scale) = b.scale.filter(|_| b.last_u.is_some()) else {
-                        b.count("tickers_before_book_skipped");
+                        b.flow.count("tickers_before_book_skipped");
                         continue;
                     };
                     let bid = scale.level(&[bid.clone(), bid_qty.clone()], &at)?;
@@ -579,20 +415,20 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
                     next_funding_ms,
                 } => {
                     let Some(scale) = b.scale else {
-                        b.count("mark_prices_before_book_skipped");
+                        b.flow.count("mark_prices_before_book_skipped");
                         continue;
                     };
                     if b.next_funding_ms.is_some_and(|t| t != *next_funding_ms) {
-                        b.seq.push(ts, Command::FundingTick { market: MARKET });
+                        b.flow.seq.push(ts, Command::FundingTick { market: MARKET });
                         b.venue_rates
                             .push(b.last_rate.clone().unwrap_or_else(|| r.clone()));
-                        b.count("funding_ticks");
+                        b.flow.count("funding_ticks");
                     }
                     b.next_funding_ms = Some(*next_funding_ms);
                     b.last_rate = Some(r.clone());
                     let index = round_units(i, scale.price).map_err(at)?;
                     let mark = round_units(p, scale.price).map_err(at)?;
-                    b.seq.push(
+                    b.flow.seq.push(
                         ts,
                         Command::SetIndexPrice {
                             market: MARKET,
@@ -600,9 +436,9 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
                             external_mark: Some(Price(mark)),
                         },
                     );
-                    b.count("index_prices_set");
+                    b.flow.count("index_prices_set");
                 }
-                Data::Other => b.count("other_messages_skipped"),
+                Data::Other => b.flow.count("other_messages_skipped"),
             },
         }
     }
@@ -614,19 +450,18 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
     }
     let ticker_check = compare_tickers(&b);
     let mut notes = serde_json::Map::new();
-    notes.insert("import".into(), json!(b.counts));
+    notes.insert("import".into(), json!(b.flow.counts));
     notes.insert("book_vs_bookticker".into(), ticker_check);
     notes.insert("margined".into(), json!(b.margined));
     Ok(Imported {
         format: Format::BinanceUsdm,
-        commands: b.seq.into_commands(),
+        commands: b.flow.seq.into_commands(),
         limits: Limits::DEFAULT,
         notes,
         checker: Box::new(FundingCheck {
             venue_rates: b.venue_rates,
             engine_rates_ppb: Vec::new(),
-            taker_orders: 0,
-            taker_filled: 0,
+            takers: TakerCheck::new(TAKERS),
         }),
     })
 }
@@ -647,7 +482,7 @@ fn depth(
     match b.last_u {
         None => {
             if u < snapshot {
-                b.count("depth_updates_before_snapshot_dropped");
+                b.flow.count("depth_updates_before_snapshot_dropped");
                 return Ok(());
             }
             if first > snapshot {
@@ -765,27 +600,12 @@ fn compare_tickers(b: &Builder) -> serde_json::Value {
 struct FundingCheck {
     venue_rates: Vec<String>,
     engine_rates_ppb: Vec<i64>,
-    taker_orders: u64,
-    taker_filled: u64,
+    takers: TakerCheck,
 }
 
 impl Checker for FundingCheck {
     fn observe(&mut self, cmd: &Sequenced<Command>, events: &[Event]) {
-        if let Command::Place(o) = &cmd.command {
-            if o.account == TAKERS {
-                self.taker_orders += 1;
-                let filled: i64 = events
-                    .iter()
-                    .map(|e| match e {
-                        Event::Trade { qty, .. } => qty.0,
-                        _ => 0,
-                    })
-                    .sum();
-                if filled == o.qty.0 {
-                    self.taker_filled += 1;
-                }
-            }
-        }
+        self.takers.observe(cmd, events);
         for e in events {
             if let Event::Funding { rate_ppb, .. } = e {
                 self.engine_rates_ppb.push(*rate_ppb);
@@ -794,11 +614,14 @@ impl Checker for FundingCheck {
     }
 
     fn finish(&self) -> serde_json::Value {
-        json!({
-            "taker_orders": self.taker_orders,
-            "taker_orders_filled_in_full": self.taker_filled,
-            "funding_venue_rates": self.venue_rates,
-            "funding_engine_rates_ppb": self.engine_rates_ppb,
-        })
+        let mut found = self.takers.finish();
+        if let serde_json::Value::Object(map) = &mut found {
+            map.insert("funding_venue_rates".into(), json!(self.venue_rates));
+            map.insert(
+                "funding_engine_rates_ppb".into(),
+                json!(self.engine_rates_ppb),
+            );
+        }
+        found
     }
 }

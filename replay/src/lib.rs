@@ -17,6 +17,7 @@ pub mod decimal;
 pub mod error;
 pub mod input;
 pub mod journal_file;
+pub mod l2;
 pub mod lobster;
 pub mod replay;
 pub mod tally;
