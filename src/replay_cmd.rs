@@ -13,7 +13,7 @@ pub struct ReplayArgs {
     /// A journal, or the capture files of `--format`.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Source format: journal, bitstamp-l3, binance-usdm, lobster (see docs/REPLAY.md).
+    /// Source format: journal, bitstamp-l3, binance-usdm, lobster, tardis (see docs/REPLAY.md).
     #[arg(long, default_value = "journal")]
     format: String,
     /// Print the report as JSON instead of a table.
@@ -34,7 +34,7 @@ pub struct ImportArgs {
     /// The capture files.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Source format: bitstamp-l3, binance-usdm, lobster (see docs/REPLAY.md).
+    /// Source format: bitstamp-l3, binance-usdm, lobster, tardis (see docs/REPLAY.md).
     #[arg(long)]
     format: String,
     /// The journal to write (must not exist).

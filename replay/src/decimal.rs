@@ -70,6 +70,23 @@ pub fn places(text: &str) -> u8 {
         .map_or(0, |(_, f)| u8::try_from(f.len()).unwrap_or(u8::MAX))
 }
 
+/// The fewest decimal places that hold `text` exactly: `"100.50"` needs 1, `"2.6e-06"` needs 7,
+/// `"1200"` needs 0. For formats that do not pad numbers to the instrument's precision.
+#[must_use]
+pub fn decimals_needed(text: &str) -> u8 {
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(at) => (&text[..at], text[at + 1..].parse::<i32>().unwrap_or(0)),
+        None => (text, 0),
+    };
+    let frac = mantissa
+        .split_once('.')
+        .map_or("", |(_, f)| f.trim_end_matches('0'));
+    let places = i32::try_from(frac.len())
+        .unwrap_or(i32::MAX)
+        .saturating_sub(exponent);
+    u8::try_from(places.clamp(0, i32::from(u8::MAX))).unwrap_or(u8::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +112,9 @@ mod tests {
         assert_eq!(places("28145.10"), 2);
         assert_eq!(places("3"), 0);
         assert!(round_units("1.é5", 2).is_err());
+        assert_eq!(decimals_needed("100.50"), 1);
+        assert_eq!(decimals_needed("2.6e-06"), 7);
+        assert_eq!(decimals_needed("1200"), 0);
+        assert_eq!(decimals_needed("1.5e3"), 0);
     }
 }

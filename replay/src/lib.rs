@@ -21,6 +21,7 @@ pub mod l2;
 pub mod lobster;
 pub mod replay;
 pub mod tally;
+pub mod tardis;
 
 use std::path::{Path, PathBuf};
 
@@ -41,15 +42,18 @@ pub enum Format {
     BinanceUsdm,
     /// LOBSTER message files (`*_message_*.csv`).
     Lobster,
+    /// Tardis.dev CSV datasets: `incremental_book_L2` and `trades`.
+    Tardis,
 }
 
 impl Format {
     /// Every format, for help text and errors.
-    pub const ALL: [Format; 4] = [
+    pub const ALL: [Format; 5] = [
         Format::Journal,
         Format::BitstampL3,
         Format::BinanceUsdm,
         Format::Lobster,
+        Format::Tardis,
     ];
 
     /// The name used on the command line.
@@ -60,6 +64,7 @@ impl Format {
             Format::BitstampL3 => "bitstamp-l3",
             Format::BinanceUsdm => "binance-usdm",
             Format::Lobster => "lobster",
+            Format::Tardis => "tardis",
         }
     }
 
@@ -119,6 +124,7 @@ pub fn import(format: Format, files: &[PathBuf]) -> Result<Imported, ImportError
         Format::BitstampL3 => bitstamp::import(files),
         Format::BinanceUsdm => binance::import(files),
         Format::Lobster => lobster::import(files),
+        Format::Tardis => tardis::import(files),
     }
 }
 

@@ -22,6 +22,8 @@ fn field() -> impl Strategy<Value = String> {
         Just("changed".to_string()),
         Just("bid".to_string()),
         Just("ask".to_string()),
+        Just("true".to_string()),
+        Just("buy".to_string()),
         Just(String::new()),
         (0i64..1_000_000).prop_map(|n| n.to_string()),
         (0i64..100_000, 0u32..100_000_000).prop_map(|(a, b)| format!("{a}.{b:08}")),
@@ -77,6 +79,14 @@ proptest! {
         replay_text(Format::BitstampL3, &[
             ("orders.csv", format!("id,timestamp,exchange_timestamp,price,volume,action,direction\n{orders}")),
             ("trades.csv", format!("trade_id,timestamp,exchange_timestamp,price,amount,buy_order_id,sell_order_id,side\n{trades}")),
+        ]);
+    }
+
+    #[test]
+    fn tardis_never_panics(book in csv_rows(8), trades in csv_rows(8)) {
+        replay_text(Format::Tardis, &[
+            ("book.csv", format!("exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount\n{book}")),
+            ("trades.csv", format!("exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n{trades}")),
         ]);
     }
 
