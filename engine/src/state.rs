@@ -83,6 +83,8 @@ impl Treasury {
 pub(crate) struct Taker {
     pub(crate) id: u64,
     pub(crate) account: u32,
+    /// The account's position record in the market.
+    pub(crate) position: u32,
     pub(crate) market: u16,
     pub(crate) side: Side,
     /// Worst price the taker accepts.
@@ -733,6 +735,7 @@ impl Engine {
         let mut taker = Taker {
             id: seq,
             account: o.account.0,
+            position: handle,
             market: o.market.0,
             side: o.side,
             limit: plan.limit,
@@ -770,6 +773,7 @@ impl Engine {
                     OrderSlot::new(seq, o.account.0, o.market.0, o.side, plan.limit, taker.qty);
                 slot.client_ref = o.client_ref;
                 slot.flags = flags;
+                slot.position = handle;
                 // Room was checked in `plan`, and matching only frees slots.
                 let index = self
                     .orders
@@ -964,21 +968,21 @@ impl Engine {
                     (Some(r.params.fee_ppm_maker), Some(r.params.fee_ppm_taker))
                 }
             });
-            Self::settle_side(
+            Self::settle_at(
                 m,
                 accounts,
                 core.treasury,
-                maker.account,
+                maker.position,
                 maker.side,
                 qty,
                 maker.price,
                 fee_maker,
             );
-            Self::settle_side(
+            Self::settle_at(
                 m,
                 accounts,
                 core.treasury,
-                t.account,
+                t.position,
                 t.side,
                 qty,
                 maker.price,
@@ -1197,6 +1201,7 @@ impl Engine {
         let mut taker = Taker {
             id: o.id,
             account: o.account,
+            position: handle,
             market: o.market,
             side: o.side,
             limit: price,
@@ -1302,10 +1307,7 @@ impl Engine {
     /// Adds `delta` lots to the resting-order total of an order's side in its position.
     #[inline]
     pub(crate) fn order_qty(accounts: &mut Accounts, o: &OrderSlot, delta: i64) {
-        let h = accounts
-            .find(o.account, o.market)
-            .expect("invariant: accounts with orders have a position record");
-        Self::order_qty_at(accounts, h, o.side, delta);
+        Self::order_qty_at(accounts, o.position, o.side, delta);
     }
 
     /// As [`Engine::order_qty`] for a known position record.
@@ -1339,10 +1341,25 @@ impl Engine {
         price: i64,
         fee_ppm: Option<i32>,
     ) {
-        let market = m.spec.id.0;
         let h = accounts
-            .find(account, market)
+            .find(account, m.spec.id.0)
             .expect("invariant: traders have a position record");
+        Self::settle_at(m, accounts, treasury, h, side, qty, price, fee_ppm);
+    }
+
+    /// As [`Engine::settle_side`] for a known position record (the matching loop's case).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn settle_at(
+        m: &mut Market,
+        accounts: &mut Accounts,
+        treasury: &mut Treasury,
+        h: u32,
+        side: Side,
+        qty: i64,
+        price: i64,
+        fee_ppm: Option<i32>,
+    ) {
+        let account = accounts.get(h).account;
         let dir = side.sign();
         let p = accounts.get_mut(h);
         let before = p.size;
