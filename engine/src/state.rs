@@ -104,7 +104,9 @@ struct Plan {
     limit: i64,
     qty: i64,
     rests: bool,
-    post_only: bool,
+    /// Whether the limit reaches the best opposite price, i.e. whether matching can fill
+    /// anything. Most orders rest without crossing and skip the matching loop.
+    takes: bool,
     /// The account's position record in the market, if it has one yet.
     handle: Option<u32>,
 }
@@ -544,12 +546,14 @@ impl Engine {
             };
             self.check_order_margin(&p, handle, o.side, qty, cost_price)?;
         }
+        // A post-only order was checked (or slid) not to cross, so it never takes.
+        let takes = !post_only && opposite_best.is_some_and(|b| crosses(o.side, limit, b));
         Ok(Plan {
             handle,
             limit,
             qty,
             rests,
-            post_only,
+            takes,
         })
     }
 
@@ -745,13 +749,13 @@ impl Engine {
             fills: 0,
             filled_ticks: 0,
         };
-        // A post-only order was checked (or slid) not to cross, so it never takes.
-        let stop = if plan.post_only {
-            None
+        let stop = if plan.takes {
+            let stop = self.match_taker(&mut taker);
+            self.after_fills(o.account.0, o.market.0);
+            stop
         } else {
-            self.match_taker(&mut taker)
+            None
         };
-        self.after_fills(o.account.0, o.market.0);
         if o.tif == TimeInForce::Fok {
             assert_eq!(taker.qty, 0, "invariant: a fillable FOK fills in full");
         }
@@ -1133,6 +1137,7 @@ impl Engine {
                 Self::validate_price_qty(m, price, qty)?;
             }
         }
+        let takes = opposite_best.is_some_and(|b| crosses(o.side, price, b));
         let alone = m.book.level(o.level).count == 1;
         if !alone && !m.book.can_rest(o.side, price) {
             return Err(Reject::LevelsLimit);
@@ -1152,7 +1157,7 @@ impl Engine {
                 self.check_order_margin(&p, Some(h), o.side, qty, price)?;
             }
         }
-        self.replace(slot, h, price, qty);
+        self.replace(slot, h, price, qty, takes);
         Ok(())
     }
 
@@ -1180,8 +1185,9 @@ impl Engine {
     }
 
     /// Takes an order off its level, re-enters it at a new price and size (trading if it
-    /// crosses), and rests what is left behind everything at its new price.
-    fn replace(&mut self, slot: u32, handle: u32, price: i64, qty: i64) {
+    /// crosses: `takes`, judged before it left its level, which is on its own side), and rests
+    /// what is left behind everything at its new price.
+    fn replace(&mut self, slot: u32, handle: u32, price: i64, qty: i64, takes: bool) {
         let o = *self.orders.get(slot);
         let m = self.markets[usize::from(o.market)]
             .as_mut()
@@ -1213,8 +1219,13 @@ impl Engine {
             fills: 0,
             filled_ticks: 0,
         };
-        let stop = self.match_taker(&mut taker);
-        self.after_fills(o.account, o.market);
+        let stop = if takes {
+            let stop = self.match_taker(&mut taker);
+            self.after_fills(o.account, o.market);
+            stop
+        } else {
+            None
+        };
         if taker.qty > 0 && stop.is_none() {
             let s = self.orders.get_mut(slot);
             s.price = price;
@@ -1430,12 +1441,16 @@ impl Engine {
 
     /// After a command's fills in a margined market: refresh the triggers of every account
     /// that traded.
+    #[inline]
     pub(crate) fn after_fills(&mut self, taker: u32, market: u16) {
         // Triggers move only when positions or money do: a command that traded nothing (the
         // vast majority of places and amends) refreshes nothing.
-        if self.touched.is_empty() {
-            return;
+        if !self.touched.is_empty() {
+            self.refresh_touched(taker, market);
         }
+    }
+
+    fn refresh_touched(&mut self, taker: u32, market: u16) {
         let margined = self.markets[usize::from(market)]
             .as_ref()
             .is_some_and(|m| m.risk.is_some());
