@@ -390,6 +390,10 @@ impl Engine {
         self.reject(account, client_ref, reason);
     }
 
+    /// Out of line and cold: rejects are rare, and keeping them off the hot path leaves the
+    /// accept path straight-line code.
+    #[cold]
+    #[inline(never)]
     fn reject(&mut self, account: AccountId, client_ref: u64, reason: Reject) {
         self.events.push(Event::Rejected {
             account,
@@ -717,15 +721,16 @@ impl Engine {
         if o.tif == TimeInForce::Fok && !self.fok_fillable(o, plan.limit, plan.qty) {
             return self.reject(o.account, o.client_ref, Reject::FokNotFillable);
         }
-        let leverage = self
-            .market(o.market)
-            .map_or(1, crate::margin::default_leverage);
         let handle = match plan.handle {
             Some(h) => h,
-            None => self
-                .accounts
-                .find_or_create(o.account.0, o.market.0, leverage)
-                .expect("invariant: room checked in plan"),
+            None => {
+                let leverage = self
+                    .market(o.market)
+                    .map_or(1, crate::margin::default_leverage);
+                self.accounts
+                    .find_or_create(o.account.0, o.market.0, leverage)
+                    .expect("invariant: room checked in plan")
+            }
         };
         self.events.push(Event::Accepted {
             order_id: OrderId(seq),
