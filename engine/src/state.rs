@@ -1147,18 +1147,22 @@ impl Engine {
         if !alone && !m.book.can_rest(o.side, price) {
             return Err(Reject::LevelsLimit);
         }
-        let h = self
-            .accounts
-            .find(o.account, o.market)
-            .expect("invariant: accounts with orders have a position record");
-        if qty > o.qty_open || price != o.price {
+        let h = o.position;
+        if (qty > o.qty_open || price != o.price) && !o.has(FLAG_REDUCE_ONLY) {
             // The amended order replaces the old one: check the margin of the difference.
-            let mut p = *self.accounts.get(h);
-            match o.side {
-                Side::Buy => p.order_qty_buy -= o.qty_open,
-                Side::Sell => p.order_qty_sell -= o.qty_open,
-            }
-            if !o.has(FLAG_REDUCE_ONLY) {
+            let (buy, sell) = match o.side {
+                Side::Buy => (qty - o.qty_open, 0),
+                Side::Sell => (0, qty - o.qty_open),
+            };
+            if m.risk.is_none() {
+                // A matching-only market checks only the size bound, on the record in place.
+                crate::margin::check_reach(self.accounts.get(h), buy, sell, i64::MAX / 4)?;
+            } else {
+                let mut p = *self.accounts.get(h);
+                match o.side {
+                    Side::Buy => p.order_qty_buy -= o.qty_open,
+                    Side::Sell => p.order_qty_sell -= o.qty_open,
+                }
                 self.check_order_margin(&p, Some(h), o.side, qty, price)?;
             }
         }
