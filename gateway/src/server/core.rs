@@ -23,11 +23,12 @@ use cascade_risk::{Price, Quote};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::config::{Config, MarketSetup};
+use super::order_log::{OrderLog, OrderLogRecord};
 use crate::codec::itch::Message;
 use crate::codec::map::{Batch, InboundAction, ItchFeed, MarketRegistry, OuchAccount};
 use crate::codec::ouch::{Inbound, Outbound};
 use crate::codec::soup::{self, LoginAccepted, Packet};
-use crate::journal;
+use crate::journal::{self, FsyncPolicy};
 use crate::recovery::{Store, JOURNAL_FILE};
 
 /// Messages the core handles at most between two group commits.
@@ -113,6 +114,7 @@ struct AccountState {
 pub struct Core {
     engine: Engine,
     store: Store,
+    order_log: OrderLog,
     registry: MarketRegistry,
     accounts: BTreeMap<AccountId, AccountState>,
     feed: ItchFeed,
@@ -183,6 +185,12 @@ impl Core {
             });
         }
         let start_seq = engine.last_seq();
+        let sync = !matches!(
+            config.fsync_policy().map_err(|e| e.to_string())?,
+            FsyncPolicy::Never
+        );
+        let (order_log, order_records) =
+            OrderLog::open(store.dir(), start_seq, sync).map_err(|e| e.to_string())?;
         // Sequencer time never goes backwards, not even across a restart.
         let ts_last = engine.last_ts_ns();
         let mut name = [b' '; 10];
@@ -193,6 +201,7 @@ impl Core {
         let mut core = Self {
             engine,
             store,
+            order_log,
             registry,
             accounts,
             feed: ItchFeed::new(),
@@ -230,7 +239,7 @@ impl Core {
                     })?;
                 }
             }
-        } else if !(rebuild_feed && core.rebuild_feed()) {
+        } else if !(rebuild_feed && core.rebuild(&order_records)) {
             for m in markets {
                 core.push_itch(&ItchFeed::stock_directory(&m.spec, ts));
             }
@@ -251,16 +260,37 @@ impl Core {
         self.engine.state_hash()
     }
 
-    /// Replays the journal through a second engine and the ITCH mapper, so that the feed
-    /// after a restart holds the whole history (Stock Directories, Add Orders of the resting
-    /// book, …) and its resting-order table. False (and nothing changed) when the journal cannot
-    /// be read or the replay does not reach the recovered state.
-    fn rebuild_feed(&mut self) -> bool {
+    /// Replays the journal through a second engine, the ITCH mapper and the OUCH order tables
+    /// (with the order-entry log's messages interleaved where they were mapped), so that after
+    /// a restart the feed holds the whole history (Stock Directories, Add Orders of the resting
+    /// book, …) and its resting-order table, and every account's OUCH table knows its orders and
+    /// last UserRefNum. False (and nothing changed) when the journal cannot be read or the
+    /// replay does not reach the recovered state.
+    fn rebuild(&mut self, order_records: &[OrderLogRecord]) -> bool {
         let path = self.store.dir().join(JOURNAL_FILE);
         let mut engine = Engine::new(Limits::DEFAULT);
         let mut feed = ItchFeed::new();
         let mut messages = Vec::new();
+        let mut tables: BTreeMap<AccountId, OuchAccount> = self
+            .accounts
+            .keys()
+            .map(|&id| (id, OuchAccount::new(id, ACCOUNT_ORDERS_MAX)))
+            .collect();
+        let registry = &self.registry;
+        let mut pending = order_records.iter().peekable();
+        let mut feed_inbound = |tables: &mut BTreeMap<AccountId, OuchAccount>, upto: u64| {
+            while let Some(r) = pending.next_if(|r| r.seq_before < upto) {
+                let (Some(table), Ok(msg)) =
+                    (tables.get_mut(&r.account), Inbound::decode(&r.payload))
+                else {
+                    continue;
+                };
+                // The answers were sent before the crash; only the table's state matters.
+                let _ = table.on_inbound(&msg, registry, 0);
+            }
+        };
         let scanned = journal::scan(&path, |record| {
+            feed_inbound(&mut tables, record.command.seq);
             let events = engine.apply(&record.command);
             let batch = Batch {
                 seq: record.command.seq,
@@ -268,8 +298,12 @@ impl Core {
                 command: &record.command.command,
                 events,
             };
-            feed.on_batch(&batch, &self.registry, &mut |m| messages.push(m));
+            feed.on_batch(&batch, registry, &mut |m| messages.push(m));
+            for table in tables.values_mut() {
+                table.on_batch(&batch, registry, &mut |_| {});
+            }
         });
+        feed_inbound(&mut tables, u64::MAX);
         if let Err(e) = scanned {
             tracing::warn!("market-data feed not rebuilt: {e}");
             return false;
@@ -279,6 +313,11 @@ impl Core {
             return false;
         }
         self.feed = feed;
+        for (id, table) in tables {
+            if let Some(a) = self.accounts.get_mut(&id) {
+                a.ouch = table;
+            }
+        }
         for m in &messages {
             self.push_itch(m);
         }
@@ -347,6 +386,10 @@ impl Core {
 
     /// The group commit, then the batch's output to the attached sessions.
     fn commit(&mut self) -> Result<(), String> {
+        // The order-entry log first: it may run ahead of the journal, never behind it.
+        self.order_log
+            .commit()
+            .map_err(|e| format!("order-entry log: {e}"))?;
         self.store.commit().map_err(|e| e.to_string())?;
         for (id, a) in &mut self.accounts {
             if let Some(s) = &a.session {
@@ -458,6 +501,12 @@ impl Core {
             }
         };
         let action = a.ouch.on_inbound(&msg, &self.registry, now_ns());
+        if !matches!(action, InboundAction::Ignore(_) | InboundAction::Reply(_)) {
+            let submitted = matches!(action, InboundAction::Submit(_));
+            self.order_log
+                .append(account, self.engine.last_seq(), submitted, payload)
+                .map_err(|e| format!("order-entry log: {e}"))?;
+        }
         match action {
             InboundAction::Submit(command) => self.sequence(command)?,
             InboundAction::Reply(reply) => self.push_ouch(account, &reply),

@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod core;
+pub mod order_log;
 pub mod session;
 
 #[cfg(test)]

@@ -405,6 +405,64 @@ fn restart_from_the_journal_resumes_the_same_state_hash() {
 }
 
 #[test]
+fn restart_restores_ouch_order_tables_so_old_orders_can_be_cancelled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(test_config(dir.path())).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    alice.enter(3, b'B', 4, PX_65000 - 1_000_000);
+    let (_, order_3) = alice.wait_ouch(accepted_ref);
+    alice.enter(7, b'B', 2, PX_65000 - 2_000_000);
+    let (_, order_7) = alice.wait_ouch(accepted_ref);
+    // Replaced before the restart: the order now answers to UserRefNum 8, which only the
+    // order-entry log knows (the journal's Amend carries no UserRefNum).
+    alice.ouch(&Inbound::ReplaceOrder(ouch::ReplaceOrder {
+        orig_user_ref_num: 7,
+        user_ref_num: 8,
+        quantity: 1,
+        price: PX_65000 - 3_000_000,
+        time_in_force: ouch::time_in_force::DAY,
+        display: ouch::display::VISIBLE,
+        intermarket_sweep: ouch::intermarket_sweep::NOT_ELIGIBLE,
+        cl_ord_id: *b"replaced-0008 ",
+        appendage: Appendage::EMPTY,
+    }));
+    alice.wait_ouch(|m| matches!(m, Outbound::OrderReplaced(_)).then_some(()));
+    // Refused before the engine, yet it consumes UserRefNum 9.
+    alice.enter(9, b'B', 1, PX_65000 + 1);
+    alice.wait_ouch(|m| matches!(m, Outbound::Rejected(_)).then_some(()));
+    let last = server.shutdown().expect("shutdown");
+
+    let server = start(test_config(dir.path())).expect("restart");
+    assert_eq!(server.start_info().state_hash, last);
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    alice.ouch(&Inbound::AccountQuery);
+    let next = alice.wait_ouch(|m| match m {
+        Outbound::AccountQueryResponse(r) => Some(r.next_user_ref_num),
+        _ => None,
+    });
+    assert_eq!(next, 10, "the UserRefNum watermark survives the restart");
+    // A retransmission of an old UserRefNum is still ignored: the next answer is for 10.
+    alice.enter(3, b'B', 1, PX_65000 - 1_000_000);
+    alice.enter(10, b'B', 1, PX_65000 - 1_000_000);
+    let (first, _) = alice.wait_ouch(accepted_ref);
+    assert_eq!(first, 10);
+    for (user_ref_num, shares) in [(3, 4), (8, 1)] {
+        alice.ouch(&Inbound::CancelOrder(CancelOrder {
+            user_ref_num,
+            quantity: 0,
+        }));
+        let cancelled = alice.wait_ouch(|m| match m {
+            Outbound::OrderCanceled(c) => Some((c.user_ref_num, c.quantity)),
+            Outbound::CancelReject(r) => panic!("cancel of {} refused", r.user_ref_num),
+            _ => None,
+        });
+        assert_eq!(cancelled, (user_ref_num, shares));
+    }
+    assert_ne!(order_3, order_7);
+    server.shutdown().expect("shutdown");
+}
+
+#[test]
 fn embedded_config_parses_and_bad_configs_are_refused() {
     let config = Config::embedded();
     assert_eq!(config.markets().expect("markets").len(), 2);
