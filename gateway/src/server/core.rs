@@ -2,7 +2,7 @@
 //! events to sessions.
 //!
 //! # Data flow
-//! Sessions send [`ToCore`] messages over one bounded channel. The core drains what is queued
+//! Sessions send [`ToCore`] messages over one bounded lock-free ring ([`crate::ring`]). The core drains what is queued
 //! (up to [`BATCH_MAX`]), and for each OUCH message: maps it through the account's
 //! [`OuchAccount`], stamps the resulting command with the next sequence number and the time,
 //! journals it, applies it, and maps the events to OUCH (every account) and ITCH. Then it
@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cascade_engine::{AccountId, Command, Engine, Limits, Sequenced};
 use cascade_risk::{Price, Quote};
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Sender, TrySendError};
 
 use super::config::{Config, MarketSetup};
 use super::order_log::{OrderLog, OrderLogRecord};
@@ -30,6 +30,7 @@ use crate::codec::ouch::{Inbound, Outbound};
 use crate::codec::soup::{self, LoginAccepted, Packet};
 use crate::journal::{self, FsyncPolicy};
 use crate::recovery::{Store, JOURNAL_FILE};
+use crate::ring::Consumer;
 
 /// Messages the core handles at most between two group commits.
 pub const BATCH_MAX: usize = 1024;
@@ -524,10 +525,10 @@ impl Core {
     ///
     /// # Errors
     /// A journal failure: the core stops rather than trade on an unjournaled state.
-    pub fn run(mut self, rx: &Receiver<ToCore>) -> Result<u64, String> {
+    pub fn run(mut self, mut rx: Consumer<ToCore>) -> Result<u64, String> {
         let mut reply_to: Option<Sender<u64>> = None;
         'outer: loop {
-            let Ok(first) = rx.recv() else { break };
+            let Some(first) = rx.pop() else { break };
             let mut next = Some(first);
             let mut handled = 0;
             while let Some(msg) = next.take() {
@@ -554,7 +555,7 @@ impl Core {
                 }
                 handled += 1;
                 if handled < BATCH_MAX {
-                    next = rx.try_recv().ok();
+                    next = rx.try_pop();
                 }
             }
             self.commit()?;

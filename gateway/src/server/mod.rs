@@ -7,7 +7,7 @@
 //! - Per connection, a reader thread (login, framing, idle timeout, rate limit) and a writer
 //!   thread (its bounded outbound queue, heartbeats). See `session.rs`.
 //! - One core thread (`core.rs`): the only owner of the [`cascade_engine::Engine`] and the
-//!   journal. Sessions reach it through one bounded channel.
+//!   journal. Sessions reach it through one bounded lock-free MPSC ring ([`crate::ring`]).
 //!
 //! Start: the journal directory is recovered ([`crate::recovery::Store::open`]), so a restart
 //! resumes the same `state_hash`; an empty directory gets the configured markets and deposits
@@ -31,12 +31,13 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use cascade_engine::Limits;
-use crossbeam_channel::{bounded, Sender};
+use crossbeam_channel::bounded;
 
 pub use self::config::{Config, ConfigError, DEFAULT_CONFIG};
 use self::core::{Core, ToCore, CORE_REPLY_TIMEOUT};
 use self::session::{Port, SessionCtx};
 use crate::recovery::{RecoveryError, Store};
+use crate::ring::{self, Producer};
 
 /// How often an idle acceptor looks at the stop flag.
 const ACCEPT_POLL: Duration = Duration::from_millis(20);
@@ -87,7 +88,7 @@ pub struct ServerHandle {
     ouch_addr: SocketAddr,
     md_addr: SocketAddr,
     start: StartInfo,
-    core_tx: Sender<ToCore>,
+    core_tx: Producer<ToCore>,
     stop: Arc<AtomicBool>,
     core: Option<JoinHandle<Result<u64, String>>>,
     acceptors: Vec<JoinHandle<()>>,
@@ -119,7 +120,7 @@ impl ServerHandle {
     pub fn state_hash(&self) -> Result<u64, ServerError> {
         let (tx, rx) = bounded(1);
         self.core_tx
-            .send(ToCore::StateHash(tx))
+            .push(ToCore::StateHash(tx))
             .map_err(|_| ServerError::Core("core stopped".into()))?;
         rx.recv_timeout(CORE_REPLY_TIMEOUT)
             .map_err(|_| ServerError::Core("core did not answer".into()))
@@ -143,7 +144,7 @@ impl ServerHandle {
     pub fn shutdown(mut self) -> Result<u64, ServerError> {
         self.stop.store(true, Ordering::SeqCst);
         let (tx, _rx) = bounded(1);
-        let _ = self.core_tx.send(ToCore::Shutdown(tx));
+        let _ = self.core_tx.push(ToCore::Shutdown(tx));
         let result = self.join_core();
         self.stop_acceptors();
         result
@@ -171,7 +172,7 @@ impl Drop for ServerHandle {
     fn drop(&mut self) {
         if self.core.is_some() {
             let (tx, _rx) = bounded(1);
-            let _ = self.core_tx.send(ToCore::Shutdown(tx));
+            let _ = self.core_tx.push(ToCore::Shutdown(tx));
             let _ = self.join_core();
         }
         self.stop_acceptors();
@@ -208,11 +209,11 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
     let md_listener = TcpListener::bind((config.listen.as_str(), config.md_port))?;
     let ouch_addr = ouch_listener.local_addr()?;
     let md_addr = md_listener.local_addr()?;
-    let (core_tx, core_rx) = bounded(config.inbound_queue_max);
+    let (core_tx, core_rx) = ring::ring(config.inbound_queue_max);
     let core = thread::Builder::new()
         .name("cascade-core".into())
         .spawn(move || {
-            let result = core.run(&core_rx);
+            let result = core.run(core_rx);
             if let Err(e) = &result {
                 tracing::error!("core stopped: {e}");
             }

@@ -13,12 +13,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use cascade_engine::AccountId;
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 
 use super::config::Config;
 use super::core::{frame, Out, Stream, ToCore};
 use crate::codec::ouch::Inbound;
 use crate::codec::soup::{reject_code, LoginRequest, Packet, StreamDecoder};
+use crate::ring::Producer;
 
 /// The largest SoupBinTCP length prefix a client may send (a Login Request is 47; OUCH
 /// messages with appendages stay far below).
@@ -37,8 +38,8 @@ pub enum Port {
 pub struct SessionCtx {
     /// The configuration.
     pub config: Arc<Config>,
-    /// The core's inbound queue.
-    pub core: Sender<ToCore>,
+    /// The core's inbound ring.
+    pub core: Producer<ToCore>,
     /// The SoupBinTCP session name of this run.
     pub session_name: [u8; 10],
 }
@@ -128,7 +129,7 @@ pub fn run(mut stream: TcpStream, port: Port, id: u64, ctx: &SessionCtx) {
     }
     if ctx
         .core
-        .send(ToCore::Login {
+        .push(ToCore::Login {
             session: id,
             stream: which,
             requested_seq: login.sequence,
@@ -145,7 +146,7 @@ pub fn run(mut stream: TcpStream, port: Port, id: u64, ctx: &SessionCtx) {
         End::Protocol(reason) => tracing::warn!(session = id, %peer, "disconnecting: {reason}"),
         other => tracing::info!(session = id, %peer, "session ended: {other:?}"),
     }
-    let _ = ctx.core.send(ToCore::Gone {
+    let _ = ctx.core.push(ToCore::Gone {
         session: id,
         stream: which,
     });
@@ -238,7 +239,7 @@ fn read_loop(
                     account,
                     payload: payload.to_vec(),
                 };
-                if ctx.core.send(msg).is_err() {
+                if ctx.core.push(msg).is_err() {
                     return End::CoreGone;
                 }
             }
