@@ -50,7 +50,7 @@ impl Served {
             .arg("serve")
             .arg("--journal")
             .arg(dir)
-            .args(["--port", "0", "--md-port", "0"])
+            .args(["--port", "0", "--md-port", "0", "--native-port", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             // Logs are not read; a full pipe would block the server.

@@ -48,6 +48,7 @@ fn nasdaq_protocols_client_enters_crosses_cancels_and_logs_out() {
     let mut config = Config::embedded();
     config.port = 0;
     config.md_port = 0;
+    config.native_port = 0;
     config.fsync = "never".into();
     config.journal_dir = dir.path().to_path_buf();
     let server = server::start(config).expect("server starts");

@@ -22,6 +22,7 @@ pub const DEFAULT_CONFIG: &str = r#"
 listen = "127.0.0.1"
 port = 15000          # OUCH 5.0 order entry over SoupBinTCP (0: any free port)
 md_port = 15001       # ITCH 5.0 market data over SoupBinTCP (0: any free port)
+native_port = 15002   # native perp channel over SoupBinTCP (0: any free port)
 journal_dir = "cascade-journal"
 fsync = "batch"       # "every-record", "batch" (one fdatasync per group commit) or "never"
 heartbeat_ms = 1000   # server heartbeat after this much outbound silence
@@ -65,6 +66,14 @@ username = "mm"
 password = "mm"
 account = 4
 deposit_quote = 10000000000000  # 10,000,000 USD
+
+# The operator: on the native port it may act for any account and send index prices, funding
+# ticks, the backstop vault and insurance deposits.
+[[users]]
+username = "ops"
+password = "ops"
+account = 100
+operator = true
 "#;
 
 /// One market.
@@ -90,6 +99,10 @@ pub struct UserConfig {
     /// Deposited at genesis, in quote quantums (0: none).
     #[serde(default)]
     pub deposit_quote: i64,
+    /// An operator on the native perp channel (any account, index prices, funding ticks,
+    /// backstop vault, insurance deposits); a trader otherwise.
+    #[serde(default)]
+    pub operator: bool,
 }
 
 /// The whole configuration.
@@ -102,6 +115,9 @@ pub struct Config {
     pub port: u16,
     /// ITCH port (0: ephemeral).
     pub md_port: u16,
+    /// Native perp channel port (0: ephemeral).
+    #[serde(default = "native_port_default")]
+    pub native_port: u16,
     /// Journal directory.
     pub journal_dir: PathBuf,
     /// `every-record`, `batch` or `never`.
@@ -129,6 +145,10 @@ pub struct Config {
 
 const fn sessions_max_default() -> usize {
     256
+}
+
+const fn native_port_default() -> u16 {
+    15002
 }
 
 /// A configuration that does not parse or does not make sense.
@@ -268,6 +288,17 @@ impl Config {
     /// The user with this SoupBinTCP username and password (both space-padded on the wire).
     #[must_use]
     pub fn authenticate(&self, username: &[u8; 6], password: &[u8; 10]) -> Option<AccountId> {
+        self.authenticate_user(username, password)
+            .map(|u| AccountId(u.account))
+    }
+
+    /// [`Self::authenticate`], returning the whole user.
+    #[must_use]
+    pub fn authenticate_user(
+        &self,
+        username: &[u8; 6],
+        password: &[u8; 10],
+    ) -> Option<&UserConfig> {
         let trim = |b: &[u8]| -> Vec<u8> {
             let s = b.iter().position(|&c| c != b' ').unwrap_or(b.len());
             let e = b.iter().rposition(|&c| c != b' ').map_or(s, |e| e + 1);
@@ -277,7 +308,6 @@ impl Config {
         self.users
             .iter()
             .find(|u| u.username.as_bytes() == name.as_slice() && u.password.as_bytes() == pass)
-            .map(|u| AccountId(u.account))
     }
 
     /// Heartbeat interval.

@@ -25,7 +25,11 @@ use crossbeam_channel::{Sender, TrySendError};
 use super::config::{Config, MarketSetup};
 use super::order_log::{OrderLog, OrderLogRecord};
 use crate::codec::itch::Message;
+use crate::codec::map::{
+    native_command, native_events, native_reject, Audience, NativeOrigin, Role,
+};
 use crate::codec::map::{Batch, InboundAction, ItchFeed, MarketRegistry, OuchAccount};
+use crate::codec::native;
 use crate::codec::ouch::{Inbound, Outbound};
 use crate::codec::soup::{self, LoginAccepted, Packet};
 use crate::journal::{self, FsyncPolicy};
@@ -57,6 +61,9 @@ pub enum Stream {
     Ouch(AccountId),
     /// The ITCH market-data stream.
     Itch,
+    /// An account's native perp stream: public perp messages, the account's own, and the
+    /// answers to its requests.
+    Native(AccountId),
 }
 
 /// Messages from sessions (and the handle) to the core.
@@ -80,6 +87,17 @@ pub enum ToCore {
         /// Account.
         account: AccountId,
         /// The OUCH message.
+        payload: Vec<u8>,
+    },
+    /// One native perp request (an Unsequenced Data payload, already known to decode).
+    Native {
+        /// Session id.
+        session: u64,
+        /// Account of the session's user.
+        account: AccountId,
+        /// Trader or operator.
+        role: Role,
+        /// The native message.
         payload: Vec<u8>,
     },
     /// A session ended (logout, timeout, bad input, closed socket).
@@ -109,6 +127,16 @@ struct AccountState {
     /// attached).
     sent: usize,
     session: Option<Attached>,
+    /// The native stream, as `log`/`sent`/`session` are the OUCH one.
+    native: NativeStream,
+}
+
+/// One account's native perp stream.
+#[derive(Default)]
+struct NativeStream {
+    log: Vec<Arc<[u8]>>,
+    sent: usize,
+    session: Option<Attached>,
 }
 
 /// The core's state.
@@ -130,6 +158,7 @@ pub struct Core {
     events_buf: Vec<cascade_engine::Event>,
     ouch_buf: Vec<(AccountId, Outbound<'static>)>,
     itch_buf: Vec<Message>,
+    native_buf: Vec<(Audience, native::Outbound)>,
 }
 
 /// Encodes a Sequenced Data frame around `payload`.
@@ -183,6 +212,7 @@ impl Core {
                 log: Vec::new(),
                 sent: 0,
                 session: None,
+                native: NativeStream::default(),
             });
         }
         let start_seq = engine.last_seq();
@@ -216,6 +246,7 @@ impl Core {
             events_buf: Vec::new(),
             ouch_buf: Vec::new(),
             itch_buf: Vec::new(),
+            native_buf: Vec::new(),
         };
         let ts = now_ns();
         core.push_itch(&ItchFeed::system_event(b'O', ts));
@@ -346,8 +377,42 @@ impl Core {
         }
     }
 
+    /// Appends a native message to the stream of `account`, or of every account (public).
+    fn push_native(&mut self, to: Option<AccountId>, msg: &native::Outbound) {
+        let n = match msg.encode(&mut self.scratch) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!("native encode failed: {e}");
+                return;
+            }
+        };
+        let f = sequenced_frame(&self.scratch[..n]);
+        match to {
+            Some(account) => {
+                if let Some(a) = self.accounts.get_mut(&account) {
+                    a.native.log.push(f);
+                }
+            }
+            None => {
+                for a in self.accounts.values_mut() {
+                    a.native.log.push(Arc::clone(&f));
+                }
+            }
+        }
+    }
+
     /// Stamps, journals, applies and routes one command.
     fn sequence(&mut self, command: Command) -> Result<(), String> {
+        self.sequence_from(command, None)
+    }
+
+    /// [`Self::sequence`] for a command from a native request of `requester`: its Request
+    /// Done or Request Rejected follows the events.
+    fn sequence_from(
+        &mut self,
+        command: Command,
+        native_origin: Option<(NativeOrigin, AccountId)>,
+    ) -> Result<(), String> {
         let ts_ns = now_ns().max(self.ts_last + 1);
         self.ts_last = ts_ns;
         let cmd = Sequenced {
@@ -359,6 +424,7 @@ impl Core {
         let mut events = core::mem::take(&mut self.events_buf);
         let mut ouch_out = core::mem::take(&mut self.ouch_buf);
         let mut itch_out = core::mem::take(&mut self.itch_buf);
+        let mut native_out = core::mem::take(&mut self.native_buf);
         events.clear();
         events.extend_from_slice(self.engine.apply(&cmd));
         let batch = Batch {
@@ -379,6 +445,24 @@ impl Core {
         for m in itch_out.drain(..) {
             self.push_itch(&m);
         }
+        native_events(
+            &batch,
+            &self.registry,
+            native_origin.map(|(o, _)| o),
+            &mut |audience, m| native_out.push((audience, m)),
+        );
+        for (audience, m) in native_out.drain(..) {
+            let to = match audience {
+                Audience::Public => None,
+                Audience::Account(account) => Some(account),
+                Audience::Requester => native_origin.map(|(_, requester)| requester),
+            };
+            if audience == Audience::Requester && to.is_none() {
+                continue;
+            }
+            self.push_native(to, &m);
+        }
+        self.native_buf = native_out;
         self.events_buf = events;
         self.ouch_buf = ouch_out;
         self.itch_buf = itch_out;
@@ -404,6 +488,18 @@ impl Core {
                 }
             }
             a.sent = a.log.len();
+            let n = &mut a.native;
+            if let Some(s) = &n.session {
+                if !send_all(&s.out, &n.log[n.sent..]) {
+                    tracing::warn!(
+                        session = s.session,
+                        account = id.0,
+                        "slow native consumer: outbound queue full, disconnecting"
+                    );
+                    n.session = None;
+                }
+            }
+            n.sent = n.log.len();
         }
         let new = &self.itch_log[self.itch_sent..];
         self.itch_sessions.retain(|s| {
@@ -424,6 +520,10 @@ impl Core {
         let (log, sent) = match stream {
             Stream::Ouch(account) => match self.accounts.get(&account) {
                 Some(a) => (&a.log, a.sent),
+                None => return,
+            },
+            Stream::Native(account) => match self.accounts.get(&account) {
+                Some(a) => (&a.native.log, a.native.sent),
                 None => return,
             },
             Stream::Itch => (&self.itch_log, self.itch_sent),
@@ -460,6 +560,17 @@ impl Core {
                     }
                 }
             }
+            Stream::Native(account) => {
+                if let Some(a) = self.accounts.get_mut(&account) {
+                    if let Some(old) = a.native.session.replace(attached) {
+                        tracing::info!(
+                            old = old.session,
+                            new = session,
+                            "native session of the account logged in again; the older is closed"
+                        );
+                    }
+                }
+            }
             Stream::Itch => self.itch_sessions.push(attached),
         }
     }
@@ -480,9 +591,57 @@ impl Core {
                     }
                 }
             }
+            Stream::Native(account) => {
+                if let Some(a) = self.accounts.get_mut(&account) {
+                    if a.native
+                        .session
+                        .as_ref()
+                        .is_some_and(|s| s.session == session)
+                    {
+                        a.native.session = None;
+                    }
+                }
+            }
             Stream::Itch => self.itch_sessions.retain(|s| s.session != session),
         }
         Ok(())
+    }
+
+    /// One native request: mapped (authority checked) and sequenced, or refused at once.
+    fn native(
+        &mut self,
+        session: u64,
+        account: AccountId,
+        role: Role,
+        payload: &[u8],
+    ) -> Result<(), String> {
+        let Some(a) = self.accounts.get_mut(&account) else {
+            return Ok(());
+        };
+        if a.native
+            .session
+            .as_ref()
+            .is_none_or(|s| s.session != session)
+        {
+            return Ok(());
+        }
+        let msg = match native::Inbound::decode(payload) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(session, "undecodable native message: {e}");
+                a.native.session = None;
+                return Ok(());
+            }
+        };
+        match native_command(&msg, role, &self.registry) {
+            Ok(command) => self.sequence_from(command, Some((NativeOrigin::of(&msg), account))),
+            Err(reason) => {
+                tracing::debug!(session, "native request refused: {reason}");
+                let reply = native_reject(&msg, reason.code(), now_ns());
+                self.push_native(Some(account), &reply);
+                Ok(())
+            }
+        }
     }
 
     fn ouch(&mut self, session: u64, account: AccountId, payload: &[u8]) -> Result<(), String> {
@@ -544,6 +703,12 @@ impl Core {
                         account,
                         payload,
                     } => self.ouch(session, account, &payload)?,
+                    ToCore::Native {
+                        session,
+                        account,
+                        role,
+                        payload,
+                    } => self.native(session, account, role, &payload)?,
                     ToCore::Gone { session, stream } => self.gone(session, stream)?,
                     ToCore::StateHash(reply) => {
                         let _ = reply.send(self.engine.state_hash());
@@ -564,7 +729,10 @@ impl Core {
         self.push_itch(&ItchFeed::system_event(b'C', now_ns()));
         self.commit()?;
         for a in self.accounts.values_mut() {
-            if let Some(s) = a.session.take() {
+            for s in [a.session.take(), a.native.session.take()]
+                .into_iter()
+                .flatten()
+            {
                 let _ = s.out.try_send(Out::End);
             }
         }

@@ -87,6 +87,7 @@ pub struct StartInfo {
 pub struct ServerHandle {
     ouch_addr: SocketAddr,
     md_addr: SocketAddr,
+    native_addr: SocketAddr,
     start: StartInfo,
     core_tx: Producer<ToCore>,
     stop: Arc<AtomicBool>,
@@ -105,6 +106,12 @@ impl ServerHandle {
     #[must_use]
     pub const fn md_addr(&self) -> SocketAddr {
         self.md_addr
+    }
+
+    /// The native perp channel address.
+    #[must_use]
+    pub const fn native_addr(&self) -> SocketAddr {
+        self.native_addr
     }
 
     /// What recovery found.
@@ -209,6 +216,8 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
     let md_listener = TcpListener::bind((config.listen.as_str(), config.md_port))?;
     let ouch_addr = ouch_listener.local_addr()?;
     let md_addr = md_listener.local_addr()?;
+    let native_listener = TcpListener::bind((config.listen.as_str(), config.native_port))?;
+    let native_addr = native_listener.local_addr()?;
     let (core_tx, core_rx) = ring::ring(config.inbound_queue_max);
     let core = thread::Builder::new()
         .name("cascade-core".into())
@@ -231,6 +240,7 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
     for (listener, port) in [
         (ouch_listener, Port::OrderEntry),
         (md_listener, Port::MarketData),
+        (native_listener, Port::Native),
     ] {
         listener.set_nonblocking(true)?;
         let (stop, ctx, ids) = (Arc::clone(&stop), Arc::clone(&ctx), Arc::clone(&ids));
@@ -244,6 +254,7 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
     Ok(ServerHandle {
         ouch_addr,
         md_addr,
+        native_addr,
         start,
         core_tx,
         stop,

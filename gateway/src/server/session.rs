@@ -17,6 +17,8 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 
 use super::config::Config;
 use super::core::{frame, Out, Stream, ToCore};
+use crate::codec::map::Role;
+use crate::codec::native;
 use crate::codec::ouch::Inbound;
 use crate::codec::soup::{reject_code, LoginRequest, Packet, StreamDecoder};
 use crate::ring::Producer;
@@ -32,6 +34,8 @@ pub enum Port {
     OrderEntry,
     /// ITCH market data (logins only; client data is refused).
     MarketData,
+    /// The native perp channel.
+    Native,
 }
 
 /// What a session needs from the server.
@@ -102,10 +106,19 @@ pub fn run(mut stream: TcpStream, port: Port, id: u64, ctx: &SessionCtx) {
         let _ = stream.write_all(&frame(&Packet::LoginRejected(code)));
         let _ = stream.shutdown(Shutdown::Both);
     };
-    let Some(account) = ctx.config.authenticate(&login.username, &login.password) else {
+    let Some(user) = ctx
+        .config
+        .authenticate_user(&login.username, &login.password)
+    else {
         tracing::info!(session = id, %peer, "login rejected: not authorized");
         reject(&mut stream, reject_code::NOT_AUTHORIZED);
         return;
+    };
+    let account = AccountId(user.account);
+    let role = if user.operator {
+        Role::Operator
+    } else {
+        Role::Trader(account)
     };
     if login.session != [b' '; 10] && login.session != ctx.session_name {
         tracing::info!(session = id, %peer, "login rejected: unknown session");
@@ -115,6 +128,7 @@ pub fn run(mut stream: TcpStream, port: Port, id: u64, ctx: &SessionCtx) {
     let which = match port {
         Port::OrderEntry => Stream::Ouch(account),
         Port::MarketData => Stream::Itch,
+        Port::Native => Stream::Native(account),
     };
     let (out_tx, out_rx) = bounded(ctx.config.outbound_queue_max);
     let Ok(write_half) = stream.try_clone() else {
@@ -141,7 +155,7 @@ pub fn run(mut stream: TcpStream, port: Port, id: u64, ctx: &SessionCtx) {
         return;
     }
     tracing::info!(session = id, %peer, account = account.0, ?port, "logged in");
-    let end = read_loop(&mut stream, &mut dec, port, id, account, ctx);
+    let end = read_loop(&mut stream, &mut dec, port, id, (account, role), ctx);
     match &end {
         End::Protocol(reason) => tracing::warn!(session = id, %peer, "disconnecting: {reason}"),
         other => tracing::info!(session = id, %peer, "session ended: {other:?}"),
@@ -205,7 +219,7 @@ fn read_loop(
     dec: &mut StreamDecoder,
     port: Port,
     id: u64,
-    account: AccountId,
+    (account, role): (AccountId, Role),
     ctx: &SessionCtx,
 ) -> End {
     let mut rate = RateLimit::new(ctx.config.rate_limit_per_s);
@@ -231,13 +245,25 @@ fn read_loop(
                         ctx.config.rate_limit_per_s
                     ));
                 }
-                if let Err(e) = Inbound::decode(payload) {
-                    return End::Protocol(format!("bad OUCH message: {e}"));
-                }
-                let msg = ToCore::Ouch {
-                    session: id,
-                    account,
-                    payload: payload.to_vec(),
+                let msg = if port == Port::Native {
+                    if let Err(e) = native::Inbound::decode(payload) {
+                        return End::Protocol(format!("bad native message: {e}"));
+                    }
+                    ToCore::Native {
+                        session: id,
+                        account,
+                        role,
+                        payload: payload.to_vec(),
+                    }
+                } else {
+                    if let Err(e) = Inbound::decode(payload) {
+                        return End::Protocol(format!("bad OUCH message: {e}"));
+                    }
+                    ToCore::Ouch {
+                        session: id,
+                        account,
+                        payload: payload.to_vec(),
+                    }
                 };
                 if ctx.core.push(msg).is_err() {
                     return End::CoreGone;

@@ -20,6 +20,7 @@ fn test_config(dir: &Path) -> Config {
     let mut config = Config::embedded();
     config.port = 0;
     config.md_port = 0;
+    config.native_port = 0;
     config.journal_dir = dir.to_path_buf();
     config.fsync = "never".into();
     config.heartbeat_ms = 200;
@@ -460,6 +461,121 @@ fn restart_restores_ouch_order_tables_so_old_orders_can_be_cancelled() {
     }
     assert_ne!(order_3, order_7);
     server.shutdown().expect("shutdown");
+}
+
+impl Client {
+    fn native(&mut self, msg: &crate::codec::native::Inbound) {
+        let mut buf = vec![0u8; 64];
+        let n = msg.encode(&mut buf).expect("encode native");
+        self.send(&Packet::UnsequencedData(&buf[..n]));
+    }
+
+    /// Reads until the next native message `f` picks.
+    fn wait_native<T>(
+        &mut self,
+        mut f: impl FnMut(&crate::codec::native::Outbound) -> Option<T>,
+    ) -> T {
+        self.wait_for(|kind, payload| {
+            if kind != b'S' {
+                return None;
+            }
+            let msg = crate::codec::native::Outbound::decode(payload)
+                .expect("server sends valid native messages");
+            f(&msg)
+        })
+    }
+}
+
+#[test]
+fn native_port_deposits_index_prices_and_authority() {
+    use crate::codec::map::MapReject;
+    use crate::codec::native::{
+        collateral_kind, Deposit, Inbound as Req, Outbound as Native, SetIndexPrice,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(test_config(dir.path())).expect("start");
+    let (mut alice, _) = Client::login(server.native_addr(), "alice", "alice", 0);
+    let (mut ops, _) = Client::login(server.native_addr(), "ops", "ops", 0);
+    let done = |request_ref: u32| {
+        move |m: &Native| match m {
+            Native::RequestDone(d) if d.request_ref == request_ref => Some(()),
+            Native::RequestRejected(j) if j.request_ref == request_ref => {
+                panic!("request {request_ref} rejected with {}", j.reason)
+            }
+            _ => None,
+        }
+    };
+    let rejected = |request_ref: u32| {
+        move |m: &Native| match m {
+            Native::RequestRejected(j) if j.request_ref == request_ref => Some(j.reason),
+            Native::RequestDone(d) if d.request_ref == request_ref => {
+                panic!("request {request_ref} done, expected a reject")
+            }
+            _ => None,
+        }
+    };
+
+    // A trader deposits to its own account: Collateral, then Request Done.
+    alice.native(&Req::Deposit(Deposit {
+        request_ref: 1,
+        account: 1,
+        amount: 5_000_000,
+    }));
+    let collateral = alice.wait_native(|m| match m {
+        Native::Collateral(c) => Some(*c),
+        _ => None,
+    });
+    assert_eq!(
+        (collateral.account, collateral.kind, collateral.amount),
+        (1, collateral_kind::DEPOSIT, 5_000_000)
+    );
+    assert_eq!(collateral.collateral, 1_000_005_000_000);
+    alice.wait_native(done(1));
+
+    // A trader may not name another account, nor send operator messages.
+    alice.native(&Req::Deposit(Deposit {
+        request_ref: 2,
+        account: 2,
+        amount: 1,
+    }));
+    assert_eq!(
+        alice.wait_native(rejected(2)),
+        MapReject::NotAuthorized.code()
+    );
+    let index = |request_ref, index| {
+        Req::SetIndexPrice(SetIndexPrice {
+            request_ref,
+            symbol: *b"BTC-PERP",
+            index,
+            external_mark: 0,
+        })
+    };
+    alice.native(&index(3, 650_100));
+    assert_eq!(
+        alice.wait_native(rejected(3)),
+        MapReject::NotAuthorized.code()
+    );
+
+    // The operator moves the index: everybody's native stream gets the Mark Price.
+    ops.native(&index(7, 650_100));
+    ops.wait_native(done(7));
+    let mark = alice.wait_native(|m| match m {
+        Native::MarkPrice(p) => Some(*p),
+        _ => None,
+    });
+    assert_eq!((&mark.symbol, mark.index), (b"BTC-PERP", 650_100));
+
+    // A native session ends only its own session on bad input.
+    ops.send(&Packet::UnsequencedData(b"?"));
+    assert!(ops.closed_by_server());
+    alice.native(&Req::Deposit(Deposit {
+        request_ref: 4,
+        account: 1,
+        amount: 1,
+    }));
+    alice.wait_native(done(4));
+    let hash = server.state_hash().expect("hash");
+    assert_eq!(server.shutdown().expect("shutdown"), hash);
 }
 
 #[test]
