@@ -31,7 +31,8 @@ rate_limit_per_s = 5000   # inbound messages per second per session; above it: d
 cancel_on_disconnect = false
 outbound_queue_max = 65536  # frames queued per session; a slower reader is disconnected
 inbound_queue_max = 65536   # messages queued from all sessions to the core
-sessions_max = 256          # open connections (both ports); more are closed at once
+sessions_max = 256          # open connections (all ports); more are closed at once
+replay_max = 4194304        # messages each stream keeps for replay; older ones are dropped
 
 [[markets]]
 preset = "btc"        # BTC-PERP: tick 0.1 USD, lot 0.001 BTC, RiskParams::btc_perp()
@@ -137,6 +138,10 @@ pub struct Config {
     /// Open connections, both ports together; a connection beyond it is closed at once.
     #[serde(default = "sessions_max_default")]
     pub sessions_max: usize,
+    /// Messages each stream (an account's OUCH or native stream, the ITCH feed) keeps for
+    /// replay; older ones are dropped (`server/stream_log.rs`).
+    #[serde(default = "replay_max_default")]
+    pub replay_max: usize,
     /// Markets, in id order (the first is id 0).
     pub markets: Vec<MarketConfig>,
     /// Users.
@@ -145,6 +150,10 @@ pub struct Config {
 
 const fn sessions_max_default() -> usize {
     256
+}
+
+const fn replay_max_default() -> usize {
+    1 << 22
 }
 
 const fn native_port_default() -> u16 {
@@ -230,6 +239,7 @@ impl Config {
             || self.inbound_queue_max == 0
             || self.rate_limit_per_s == 0
             || self.sessions_max == 0
+            || self.replay_max == 0
         {
             return Err(ConfigError(
                 "queue bounds and rate limit must be > 0".into(),

@@ -24,6 +24,7 @@ use crossbeam_channel::{Sender, TrySendError};
 
 use super::config::{Config, MarketSetup};
 use super::order_log::{OrderLog, OrderLogRecord};
+use super::stream_log::StreamLog;
 use crate::codec::itch::Message;
 use crate::codec::map::{
     native_command, native_events, native_reject, Audience, NativeOrigin, Role,
@@ -122,20 +123,19 @@ struct Attached {
 /// One OUCH account: its order table, its stream, its session.
 struct AccountState {
     ouch: OuchAccount,
-    log: Vec<Arc<[u8]>>,
-    /// Frames `..sent` have been handed to the attached session (or were durable when it
-    /// attached).
-    sent: usize,
+    log: StreamLog,
+    /// Messages up to this number have been handed to the attached session (or were durable
+    /// when it attached).
+    sent: u64,
     session: Option<Attached>,
     /// The native stream, as `log`/`sent`/`session` are the OUCH one.
     native: NativeStream,
 }
 
 /// One account's native perp stream.
-#[derive(Default)]
 struct NativeStream {
-    log: Vec<Arc<[u8]>>,
-    sent: usize,
+    log: StreamLog,
+    sent: u64,
     session: Option<Attached>,
 }
 
@@ -147,8 +147,8 @@ pub struct Core {
     registry: MarketRegistry,
     accounts: BTreeMap<AccountId, AccountState>,
     feed: ItchFeed,
-    itch_log: Vec<Arc<[u8]>>,
-    itch_sent: usize,
+    itch_log: StreamLog,
+    itch_sent: u64,
     itch_sessions: Vec<Attached>,
     cancel_on_disconnect: bool,
     ts_last: u64,
@@ -209,10 +209,14 @@ impl Core {
             let account = AccountId(u.account);
             accounts.entry(account).or_insert_with(|| AccountState {
                 ouch: OuchAccount::new(account, ACCOUNT_ORDERS_MAX),
-                log: Vec::new(),
+                log: StreamLog::new(config.replay_max),
                 sent: 0,
                 session: None,
-                native: NativeStream::default(),
+                native: NativeStream {
+                    log: StreamLog::new(config.replay_max),
+                    sent: 0,
+                    session: None,
+                },
             });
         }
         let start_seq = engine.last_seq();
@@ -236,7 +240,7 @@ impl Core {
             registry,
             accounts,
             feed: ItchFeed::new(),
-            itch_log: Vec::new(),
+            itch_log: StreamLog::new(config.replay_max),
             itch_sent: 0,
             itch_sessions: Vec::new(),
             cancel_on_disconnect: config.cancel_on_disconnect,
@@ -478,7 +482,7 @@ impl Core {
         self.store.commit().map_err(|e| e.to_string())?;
         for (id, a) in &mut self.accounts {
             if let Some(s) = &a.session {
-                if !send_all(&s.out, &a.log[a.sent..]) {
+                if !send_new(&s.out, &a.log, a.sent) {
                     tracing::warn!(
                         session = s.session,
                         account = id.0,
@@ -487,10 +491,10 @@ impl Core {
                     a.session = None;
                 }
             }
-            a.sent = a.log.len();
+            a.sent = a.log.last();
             let n = &mut a.native;
             if let Some(s) = &n.session {
-                if !send_all(&s.out, &n.log[n.sent..]) {
+                if !send_new(&s.out, &n.log, n.sent) {
                     tracing::warn!(
                         session = s.session,
                         account = id.0,
@@ -499,11 +503,11 @@ impl Core {
                     n.session = None;
                 }
             }
-            n.sent = n.log.len();
+            n.sent = n.log.last();
         }
-        let new = &self.itch_log[self.itch_sent..];
+        let (log, sent) = (&self.itch_log, self.itch_sent);
         self.itch_sessions.retain(|s| {
-            let ok = send_all(&s.out, new);
+            let ok = send_new(&s.out, log, sent);
             if !ok {
                 tracing::warn!(
                     session = s.session,
@@ -512,7 +516,7 @@ impl Core {
             }
             ok
         });
-        self.itch_sent = self.itch_log.len();
+        self.itch_sent = self.itch_log.last();
         Ok(())
     }
 
@@ -528,18 +532,39 @@ impl Core {
             },
             Stream::Itch => (&self.itch_log, self.itch_sent),
         };
-        // Message n is log[n - 1]; 0 or past the end means the live end.
-        let next = if requested_seq == 0 || requested_seq > sent as u64 + 1 {
-            sent as u64 + 1
+        // 0 or past the end means the live end; before the oldest message kept, the oldest
+        // kept, with a Debug packet saying so (`stream_log.rs`).
+        let mut next = if requested_seq == 0 || requested_seq > sent + 1 {
+            sent + 1
         } else {
             requested_seq
         };
+        let mut gap = None;
+        if next < log.first() {
+            gap = Some(format!(
+                "replay from {next} unavailable: the {} messages before {} are no longer \
+                 kept (replay_max)",
+                log.first() - next,
+                log.first()
+            ));
+            next = log.first();
+        }
         let accepted = frame(&Packet::LoginAccepted(LoginAccepted {
             session: self.session_name,
             sequence: next,
         }));
-        let from = usize::try_from(next - 1).unwrap_or(sent);
-        let ok = out.try_send(Out::Frame(accepted)).is_ok() && send_all(&out, &log[from..sent]);
+        let mut ok = out.try_send(Out::Frame(accepted)).is_ok();
+        if let Some(text) = &gap {
+            tracing::info!(session, "{text}");
+            ok = ok
+                && out
+                    .try_send(Out::Frame(frame(&Packet::Debug(text.as_bytes()))))
+                    .is_ok();
+        }
+        ok = ok
+            && log
+                .range(next, sent)
+                .is_some_and(|frames| send_frames(&out, frames));
         if !ok {
             tracing::warn!(
                 session,
@@ -747,8 +772,16 @@ impl Core {
     }
 }
 
+/// Queues the messages of `log` after number `sent`; false when the queue is full or closed,
+/// or when some of them were dropped from the log before they could be sent (more output in
+/// one batch than `replay_max`).
+fn send_new(out: &Sender<Out>, log: &StreamLog, sent: u64) -> bool {
+    log.range(sent + 1, u64::MAX)
+        .is_some_and(|frames| send_frames(out, frames))
+}
+
 /// Queues `frames` without blocking; false when the queue is full or closed.
-fn send_all(out: &Sender<Out>, frames: &[Arc<[u8]>]) -> bool {
+fn send_frames<'a>(out: &Sender<Out>, frames: impl Iterator<Item = &'a Arc<[u8]>>) -> bool {
     for f in frames {
         match out.try_send(Out::Frame(Arc::clone(f))) {
             Ok(()) => {}

@@ -17,6 +17,7 @@ pub mod config;
 pub mod core;
 pub mod order_log;
 pub mod session;
+pub mod stream_log;
 
 #[cfg(test)]
 mod tests;

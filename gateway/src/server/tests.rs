@@ -579,6 +579,46 @@ fn native_port_deposits_index_prices_and_authority() {
 }
 
 #[test]
+fn replay_older_than_the_window_starts_at_the_oldest_kept_with_a_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    config.replay_max = 4;
+    let server = start(config).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    for user_ref_num in 1..=6 {
+        alice.enter(user_ref_num, b'B', 1, PX_65000 - 1_000_000);
+        alice.wait_ouch(accepted_ref);
+    }
+    // Messages 1..=6 are the six Order Accepted; the stream keeps 3..=6.
+    let (mut again, accepted) = Client::login(server.ouch_addr(), "alice", "alice", 1);
+    assert_eq!(
+        accepted.sequence, 3,
+        "Login Accepted names the oldest message kept"
+    );
+    let reason = again.wait_for(|kind, payload| (kind == b'+').then(|| payload.to_vec()));
+    let reason = String::from_utf8(reason).expect("ascii");
+    assert!(reason.contains("replay from 1 unavailable"), "{reason}");
+    for expected in 3..=6 {
+        let (user_ref_num, _) = again.wait_ouch(accepted_ref);
+        assert_eq!(user_ref_num, expected);
+    }
+    // Within the window, a replay is exact and has no Debug packet.
+    let (mut third, accepted) = Client::login(server.ouch_addr(), "alice", "alice", 5);
+    assert_eq!(accepted.sequence, 5);
+    let (first, payload) =
+        third.wait_for(|kind, payload| (kind != b'H').then(|| (kind, payload.to_vec())));
+    assert_eq!(
+        first, b'S',
+        "the replay starts at once, without a Debug packet"
+    );
+    assert!(matches!(
+        Outbound::decode(&payload).expect("ouch"),
+        Outbound::OrderAccepted(a) if a.user_ref_num == 5
+    ));
+    server.shutdown().expect("shutdown");
+}
+
+#[test]
 fn embedded_config_parses_and_bad_configs_are_refused() {
     let config = Config::embedded();
     assert_eq!(config.markets().expect("markets").len(), 2);
