@@ -33,6 +33,8 @@ outbound_queue_max = 65536  # frames queued per session; a slower reader is disc
 inbound_queue_max = 65536   # messages queued from all sessions to the core
 sessions_max = 256          # open connections (all ports); more are closed at once
 replay_max = 4194304        # messages each stream keeps for replay; older ones are dropped
+snapshot_every = 0          # snapshot after this many journal records (0: never); written
+                            # on the core thread, so trading pauses while it is written
 
 [[markets]]
 preset = "btc"        # BTC-PERP: tick 0.1 USD, lot 0.001 BTC, RiskParams::btc_perp()
@@ -142,6 +144,10 @@ pub struct Config {
     /// replay; older ones are dropped (`server/stream_log.rs`).
     #[serde(default = "replay_max_default")]
     pub replay_max: usize,
+    /// Write a snapshot once this many records have been journaled since the last one (0:
+    /// never).
+    #[serde(default)]
+    pub snapshot_every: u64,
     /// Markets, in id order (the first is id 0).
     pub markets: Vec<MarketConfig>,
     /// Users.

@@ -43,6 +43,9 @@ pub const BATCH_MAX: usize = 1024;
 /// Orders an account's OUCH table holds at most (entering and live).
 pub const ACCOUNT_ORDERS_MAX: usize = 65_536;
 
+/// Snapshots kept in the journal directory (older ones are deleted after a new one).
+pub const SNAPSHOTS_KEPT: usize = 2;
+
 /// Scratch size for one encoded message (OUCH appendages are bounded well below it).
 const SCRATCH_LEN: usize = 1 << 16;
 
@@ -151,6 +154,9 @@ pub struct Core {
     itch_sent: u64,
     itch_sessions: Vec<Attached>,
     cancel_on_disconnect: bool,
+    snapshot_every: u64,
+    /// The sequence number of the last snapshot written, or recovered at start.
+    snapshot_seq: u64,
     ts_last: u64,
     scratch: Vec<u8>,
     session_name: [u8; 10],
@@ -244,6 +250,8 @@ impl Core {
             itch_sent: 0,
             itch_sessions: Vec::new(),
             cancel_on_disconnect: config.cancel_on_disconnect,
+            snapshot_every: config.snapshot_every,
+            snapshot_seq: start_seq,
             ts_last,
             scratch: vec![0; SCRATCH_LEN],
             session_name: name,
@@ -517,7 +525,29 @@ impl Core {
             ok
         });
         self.itch_sent = self.itch_log.last();
+        self.maybe_snapshot();
         Ok(())
+    }
+
+    /// Every `snapshot_every` records, after the batch's answers are out: a snapshot, so
+    /// recovery replays only the journal after it. A failed snapshot is logged, not fatal (the
+    /// journal alone still recovers everything).
+    fn maybe_snapshot(&mut self) {
+        let seq = self.engine.last_seq();
+        if self.snapshot_every == 0 || seq < self.snapshot_seq.saturating_add(self.snapshot_every) {
+            return;
+        }
+        let started = std::time::Instant::now();
+        match self.store.snapshot(&self.engine, SNAPSHOTS_KEPT) {
+            Ok(path) => tracing::info!(
+                seq,
+                ms = started.elapsed().as_millis(),
+                path = %path.display(),
+                "snapshot written"
+            ),
+            Err(e) => tracing::warn!(seq, "snapshot failed: {e}"),
+        }
+        self.snapshot_seq = seq;
     }
 
     fn login(&mut self, session: u64, stream: Stream, requested_seq: u64, out: Sender<Out>) {

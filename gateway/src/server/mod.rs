@@ -82,6 +82,8 @@ pub struct StartInfo {
     pub recovered_seq: u64,
     /// The engine's state hash after recovery and genesis.
     pub state_hash: u64,
+    /// The snapshot recovery started from, if any.
+    pub snapshot_seq: Option<u64>,
 }
 
 /// A running server.
@@ -203,12 +205,15 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
         replayed = recovered.replayed,
         "journal recovered"
     );
-    // The feed is rebuilt from the journal only when recovery did not start from a snapshot
-    // (the server writes none yet).
-    let rebuild_feed = recovered.snapshot_seq.is_none();
+    // The feed and the OUCH order tables are rebuilt by replaying the journal from genesis even
+    // when the engine came from a snapshot: the journal is never cut, and the streams need the
+    // whole history.
+    let rebuild_feed = true;
+    let snapshot_seq = recovered.snapshot_seq;
     let core = Core::new(recovered.engine, store, &config, &markets, rebuild_feed)
         .map_err(ServerError::Core)?;
     let start = StartInfo {
+        snapshot_seq,
         recovered_seq,
         state_hash: core.state_hash(),
     };

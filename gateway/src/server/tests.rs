@@ -619,6 +619,40 @@ fn replay_older_than_the_window_starts_at_the_oldest_kept_with_a_reason() {
 }
 
 #[test]
+fn snapshots_every_n_records_and_restart_from_the_snapshot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    // Genesis is 10 commands (2 markets x 3, 4 deposits): the third order reaches 13.
+    config.snapshot_every = 12;
+    let server = start(config.clone()).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    for user_ref_num in 1..=3 {
+        alice.enter(user_ref_num, b'B', 1, PX_65000 - 1_000_000);
+        alice.wait_ouch(accepted_ref);
+    }
+    let last = server.shutdown().expect("shutdown");
+    let snapshots = crate::snapshot::list(dir.path()).expect("list");
+    assert_eq!(snapshots.len(), 1, "one snapshot, at seq 12 or 13");
+
+    let server = start(config).expect("restart");
+    let info = server.start_info();
+    assert!(info.snapshot_seq.is_some_and(|s| s >= 12), "{info:?}");
+    assert_eq!(info.state_hash, last);
+    // The OUCH tables came back too (rebuilt from the journal, not the snapshot).
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    alice.ouch(&Inbound::CancelOrder(CancelOrder {
+        user_ref_num: 1,
+        quantity: 0,
+    }));
+    alice.wait_ouch(|m| match m {
+        Outbound::OrderCanceled(c) => Some(c.user_ref_num),
+        Outbound::CancelReject(_) => panic!("order 1 unknown after a snapshot restart"),
+        _ => None,
+    });
+    server.shutdown().expect("shutdown");
+}
+
+#[test]
 fn embedded_config_parses_and_bad_configs_are_refused() {
     let config = Config::embedded();
     assert_eq!(config.markets().expect("markets").len(), 2);
