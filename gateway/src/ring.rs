@@ -1,5 +1,5 @@
 //! A bounded lock-free multi-producer, single-consumer ring: the queue from the sessions' I/O
-//! threads to the core thread.
+//! threads to the core thread, and (with one producer) from the core to each session's writer.
 //!
 //! # Why MPSC and not one SPSC ring per session
 //! One ring keeps the core's loop what it was with a channel: one place to look, arrival order
@@ -381,6 +381,17 @@ impl<T> Producer<T> {
     }
 }
 
+/// What [`Consumer::pop_timeout`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Popped<T> {
+    /// A message.
+    Item(T),
+    /// Nothing within the timeout.
+    Timeout,
+    /// Every producer is gone and the ring is empty.
+    Closed,
+}
+
 /// The receiving side: one per ring.
 pub struct Consumer<T> {
     shared: Arc<Shared<T>>,
@@ -413,10 +424,22 @@ impl<T> Consumer<T> {
     /// The next message, waiting for one; `None` once every producer is gone and the ring is
     /// empty.
     pub fn pop(&mut self) -> Option<T> {
+        match self.pop_until(None) {
+            Popped::Item(v) => Some(v),
+            Popped::Timeout | Popped::Closed => None,
+        }
+    }
+
+    /// [`Self::pop`], giving up after `timeout`.
+    pub fn pop_timeout(&mut self, timeout: Duration) -> Popped<T> {
+        self.pop_until(Some(std::time::Instant::now() + timeout))
+    }
+
+    fn pop_until(&mut self, deadline: Option<std::time::Instant>) -> Popped<T> {
         let mut spins = 0;
         loop {
             if let Some(v) = self.shared.ring.try_pop() {
-                return Some(v);
+                return Popped::Item(v);
             }
             if spins < SPINS_BEFORE_PARK {
                 // Spin, then yield (never the backoff's sleeps): parking costs a system call on
@@ -434,9 +457,22 @@ impl<T> Consumer<T> {
             if self.shared.producers.load(Ordering::Acquire) == 0 {
                 self.shared.consumer_parked.store(false, Ordering::SeqCst);
                 // A producer may have pushed just before it went away.
-                return self.shared.ring.try_pop();
+                return self
+                    .shared
+                    .ring
+                    .try_pop()
+                    .map_or(Popped::Closed, Popped::Item);
             }
-            self.shared.waker.park(PARK_MAX);
+            let mut park = PARK_MAX;
+            if let Some(deadline) = deadline {
+                let now = std::time::Instant::now();
+                if now >= deadline {
+                    self.shared.consumer_parked.store(false, Ordering::SeqCst);
+                    return Popped::Timeout;
+                }
+                park = park.min(deadline - now);
+            }
+            self.shared.waker.park(park);
             self.shared.consumer_parked.store(false, Ordering::SeqCst);
             spins = 0;
         }
@@ -484,6 +520,16 @@ mod tests {
         drop(tx);
         assert_eq!(rx.pop(), Some(7));
         assert_eq!(rx.pop(), None);
+    }
+
+    #[test]
+    fn pop_timeout_reports_timeout_item_and_closed() {
+        let (tx, mut rx) = ring::<u32>(4);
+        assert_eq!(rx.pop_timeout(Duration::from_millis(1)), Popped::Timeout);
+        tx.push(3).expect("push");
+        assert_eq!(rx.pop_timeout(Duration::from_millis(1)), Popped::Item(3));
+        drop(tx);
+        assert_eq!(rx.pop_timeout(Duration::from_secs(60)), Popped::Closed);
     }
 
     #[test]

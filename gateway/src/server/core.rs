@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cascade_engine::{AccountId, Command, Engine, Limits, Sequenced};
 use cascade_risk::{Price, Quote};
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::Sender;
 
 use super::config::{Config, MarketSetup};
 use super::order_log::{OrderLog, OrderLogRecord};
@@ -35,7 +35,7 @@ use crate::codec::ouch::{Inbound, Outbound};
 use crate::codec::soup::{self, LoginAccepted, Packet};
 use crate::journal::{self, FsyncPolicy};
 use crate::recovery::{Store, JOURNAL_FILE};
-use crate::ring::Consumer;
+use crate::ring::{Consumer, Producer};
 
 /// Messages the core handles at most between two group commits.
 pub const BATCH_MAX: usize = 1024;
@@ -82,7 +82,7 @@ pub enum ToCore {
         /// Requested sequence number (0: live end).
         requested_seq: u64,
         /// The session's outbound queue.
-        out: Sender<Out>,
+        out: Producer<Out>,
     },
     /// One OUCH message (an Unsequenced Data payload, already known to decode).
     Ouch {
@@ -120,7 +120,7 @@ pub enum ToCore {
 /// An attached session.
 struct Attached {
     session: u64,
-    out: Sender<Out>,
+    out: Producer<Out>,
 }
 
 /// One OUCH account: its order table, its stream, its session.
@@ -550,7 +550,7 @@ impl Core {
         self.snapshot_seq = seq;
     }
 
-    fn login(&mut self, session: u64, stream: Stream, requested_seq: u64, out: Sender<Out>) {
+    fn login(&mut self, session: u64, stream: Stream, requested_seq: u64, out: Producer<Out>) {
         let (log, sent) = match stream {
             Stream::Ouch(account) => match self.accounts.get(&account) {
                 Some(a) => (&a.log, a.sent),
@@ -583,12 +583,12 @@ impl Core {
             session: self.session_name,
             sequence: next,
         }));
-        let mut ok = out.try_send(Out::Frame(accepted)).is_ok();
+        let mut ok = out.try_push(Out::Frame(accepted)).is_ok();
         if let Some(text) = &gap {
             tracing::info!(session, "{text}");
             ok = ok
                 && out
-                    .try_send(Out::Frame(frame(&Packet::Debug(text.as_bytes()))))
+                    .try_push(Out::Frame(frame(&Packet::Debug(text.as_bytes()))))
                     .is_ok();
         }
         ok = ok
@@ -788,11 +788,11 @@ impl Core {
                 .into_iter()
                 .flatten()
             {
-                let _ = s.out.try_send(Out::End);
+                let _ = s.out.try_push(Out::End);
             }
         }
         for s in self.itch_sessions.drain(..) {
-            let _ = s.out.try_send(Out::End);
+            let _ = s.out.try_push(Out::End);
         }
         let hash = self.engine.state_hash();
         if let Some(reply) = reply_to {
@@ -805,17 +805,16 @@ impl Core {
 /// Queues the messages of `log` after number `sent`; false when the queue is full or closed,
 /// or when some of them were dropped from the log before they could be sent (more output in
 /// one batch than `replay_max`).
-fn send_new(out: &Sender<Out>, log: &StreamLog, sent: u64) -> bool {
+fn send_new(out: &Producer<Out>, log: &StreamLog, sent: u64) -> bool {
     log.range(sent + 1, u64::MAX)
         .is_some_and(|frames| send_frames(out, frames))
 }
 
 /// Queues `frames` without blocking; false when the queue is full or closed.
-fn send_frames<'a>(out: &Sender<Out>, frames: impl Iterator<Item = &'a Arc<[u8]>>) -> bool {
+fn send_frames<'a>(out: &Producer<Out>, frames: impl Iterator<Item = &'a Arc<[u8]>>) -> bool {
     for f in frames {
-        match out.try_send(Out::Frame(Arc::clone(f))) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => return false,
+        if out.try_push(Out::Frame(Arc::clone(f))).is_err() {
+            return false;
         }
     }
     true

@@ -5,7 +5,7 @@
 //! - Two acceptors (order entry, market data), polling non-blocking listeners so that
 //!   [`ServerHandle::shutdown`] can stop them.
 //! - Per connection, a reader thread (login, framing, idle timeout, rate limit) and a writer
-//!   thread (its bounded outbound queue, heartbeats). See `session.rs`.
+//!   thread (its bounded outbound ring, heartbeats). See `session.rs`.
 //! - One core thread (`core.rs`): the only owner of the [`cascade_engine::Engine`] and the
 //!   journal. Sessions reach it through one bounded lock-free MPSC ring ([`crate::ring`]).
 //!

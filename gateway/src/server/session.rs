@@ -13,7 +13,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use cascade_engine::AccountId;
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 
 use super::config::Config;
 use super::core::{frame, Out, Stream, ToCore};
@@ -21,7 +20,7 @@ use crate::codec::map::Role;
 use crate::codec::native;
 use crate::codec::ouch::Inbound;
 use crate::codec::soup::{reject_code, LoginRequest, Packet, StreamDecoder};
-use crate::ring::Producer;
+use crate::ring::{self, Consumer, Popped, Producer};
 
 /// The largest SoupBinTCP length prefix a client may send (a Login Request is 47; OUCH
 /// messages with appendages stay far below).
@@ -130,14 +129,14 @@ pub fn run(mut stream: TcpStream, port: Port, id: u64, ctx: &SessionCtx) {
         Port::MarketData => Stream::Itch,
         Port::Native => Stream::Native(account),
     };
-    let (out_tx, out_rx) = bounded(ctx.config.outbound_queue_max);
+    let (out_tx, out_rx) = ring::ring(ctx.config.outbound_queue_max);
     let Ok(write_half) = stream.try_clone() else {
         return;
     };
     let heartbeat = ctx.config.heartbeat();
     let writer = thread::Builder::new()
         .name(format!("cascade-session-{id}-writer"))
-        .spawn(move || write_loop(write_half, &out_rx, heartbeat));
+        .spawn(move || write_loop(write_half, out_rx, heartbeat));
     if writer.is_err() {
         return;
     }
@@ -282,30 +281,30 @@ fn read_loop(
 /// Bytes the writer gathers from its queue before one `write`.
 const WRITE_BATCH_BYTES: usize = 1 << 16;
 
-fn write_loop(mut stream: TcpStream, rx: &Receiver<Out>, heartbeat: Duration) {
+fn write_loop(mut stream: TcpStream, mut rx: Consumer<Out>, heartbeat: Duration) {
     let heartbeat_frame = frame(&Packet::ServerHeartbeat);
     let end_frame = frame(&Packet::EndOfSession);
     let mut buf: Vec<u8> = Vec::with_capacity(WRITE_BATCH_BYTES);
     loop {
         let mut end = false;
-        match rx.recv_timeout(heartbeat) {
-            Ok(Out::Frame(f)) => {
+        match rx.pop_timeout(heartbeat) {
+            Popped::Item(Out::Frame(f)) => {
                 buf.extend_from_slice(&f);
                 // Gather what is already queued into one write.
                 while buf.len() < WRITE_BATCH_BYTES {
-                    match rx.try_recv() {
-                        Ok(Out::Frame(f)) => buf.extend_from_slice(&f),
-                        Ok(Out::End) => {
+                    match rx.try_pop() {
+                        Some(Out::Frame(f)) => buf.extend_from_slice(&f),
+                        Some(Out::End) => {
                             end = true;
                             break;
                         }
-                        Err(_) => break,
+                        None => break,
                     }
                 }
             }
-            Ok(Out::End) => end = true,
-            Err(RecvTimeoutError::Timeout) => buf.extend_from_slice(&heartbeat_frame),
-            Err(RecvTimeoutError::Disconnected) => {
+            Popped::Item(Out::End) => end = true,
+            Popped::Timeout => buf.extend_from_slice(&heartbeat_frame),
+            Popped::Closed => {
                 // The core dropped the session (slow consumer, replaced, bad input) or the
                 // reader ended it.
                 let _ = stream.shutdown(Shutdown::Both);
