@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod calc_cmd;
+mod replay_cmd;
 mod scenario_cmd;
 mod serve_cmd;
 mod stress_cmd;
@@ -29,6 +30,11 @@ enum Cmd {
     Loadgen(cascade_benches::loadgen::LoadgenArgs),
     /// Risk calculators: liquidation and bankruptcy prices, maintenance margin (JSON output).
     Calc(calc_cmd::CalcArgs),
+    /// Replays a journal, or a venue capture (`--format`), through the engine and reports
+    /// commands, trades, liquidations, the final state hash and throughput.
+    Replay(replay_cmd::ReplayArgs),
+    /// Turns a venue capture (`--format`) into a journal.
+    Import(replay_cmd::ImportArgs),
     /// Runs a scenario file through the engine and prints its events and book.
     Scenario(scenario_cmd::ScenarioArgs),
     /// Liquidation-cascade simulator: a leveraged population on real price paths and depth,
@@ -46,6 +52,8 @@ fn main() -> Result<()> {
         Cmd::Bench(args) => cascade_benches::cli::run(&args),
         Cmd::Loadgen(args) => cascade_benches::loadgen::run(&args),
         Cmd::Calc(args) => calc_cmd::run(&args),
+        Cmd::Replay(args) => replay_cmd::run_replay(&args),
+        Cmd::Import(args) => replay_cmd::run_import(&args),
         Cmd::Scenario(args) => scenario_cmd::run(&args),
         Cmd::Serve(args) => serve_cmd::run(&args),
         Cmd::Stress(args) => stress_cmd::run(&args),

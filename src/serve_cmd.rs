@@ -21,6 +21,9 @@ pub struct ServeArgs {
     /// The ITCH market-data port (0: any free port).
     #[arg(long)]
     md_port: Option<u16>,
+    /// The native perp channel port (0: any free port).
+    #[arg(long)]
+    native_port: Option<u16>,
 }
 
 /// Loads the configuration, starts the server, prints where it listens and who may log in,
@@ -47,6 +50,9 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     if let Some(port) = args.md_port {
         config.md_port = port;
     }
+    if let Some(port) = args.native_port {
+        config.native_port = port;
+    }
     let users: Vec<String> = config
         .users
         .iter()
@@ -67,6 +73,10 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             println!("  Prometheus metrics: off (metrics_listen empty, or not bound: see the log)")
         }
     }
+    println!(
+        "  native perp channel (SoupBinTCP): {}",
+        handle.native_addr()
+    );
     println!(
         "  journal: {} (recovered through seq {}, state_hash {:016x})",
         journal_dir.display(),

@@ -96,6 +96,12 @@ fn check_position_records(engine: &Engine) -> Result<(), String> {
     for o in engine.orders().slots().iter().filter(|o| o.id != 0) {
         let h = accounts.find(o.account, o.market);
         ensure!(h.is_some(), "order {} has no position record", o.id);
+        ensure!(
+            h == Some(o.position),
+            "order {} names position record {} instead of its own",
+            o.id,
+            o.position
+        );
         let h = h.map_or(0, |h| h as usize);
         match o.side {
             Side::Buy => buy[h] += o.qty_open,

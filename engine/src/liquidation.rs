@@ -397,6 +397,7 @@ impl Engine {
         let mut taker = Taker {
             id: LIQUIDATION_ORDER_BIT | self.liquidation_orders,
             account: p.account,
+            position: h,
             market: p.market,
             side,
             limit,

@@ -84,6 +84,8 @@ impl Treasury {
 pub(crate) struct Taker {
     pub(crate) id: u64,
     pub(crate) account: u32,
+    /// The account's position record in the market.
+    pub(crate) position: u32,
     pub(crate) market: u16,
     pub(crate) side: Side,
     /// Worst price the taker accepts.
@@ -103,7 +105,9 @@ struct Plan {
     limit: i64,
     qty: i64,
     rests: bool,
-    post_only: bool,
+    /// Whether the limit reaches the best opposite price, i.e. whether matching can fill
+    /// anything. Most orders rest without crossing and skip the matching loop.
+    takes: bool,
     /// The account's position record in the market, if it has one yet.
     handle: Option<u32>,
 }
@@ -394,6 +398,10 @@ impl Engine {
         self.reject(account, client_ref, reason);
     }
 
+    /// Out of line and cold: rejects are rare, and keeping them off the hot path leaves the
+    /// accept path straight-line code.
+    #[cold]
+    #[inline(never)]
     fn reject(&mut self, account: AccountId, client_ref: u64, reason: Reject) {
         self.events.push(Event::Rejected {
             account,
@@ -550,12 +558,14 @@ impl Engine {
             };
             self.check_order_margin(&p, handle, o.side, qty, cost_price)?;
         }
+        // A post-only order was checked (or slid) not to cross, so it never takes.
+        let takes = !post_only && opposite_best.is_some_and(|b| crosses(o.side, limit, b));
         Ok(Plan {
             handle,
             limit,
             qty,
             rests,
-            post_only,
+            takes,
         })
     }
 
@@ -719,15 +729,16 @@ impl Engine {
         if o.tif == TimeInForce::Fok && !self.fok_fillable(o, plan.limit, plan.qty) {
             return self.reject(o.account, o.client_ref, Reject::FokNotFillable);
         }
-        let leverage = self
-            .market(o.market)
-            .map_or(1, crate::margin::default_leverage);
         let handle = match plan.handle {
             Some(h) => h,
-            None => self
-                .accounts
-                .find_or_create(o.account.0, o.market.0, leverage)
-                .expect("invariant: room checked in plan"),
+            None => {
+                let leverage = self
+                    .market(o.market)
+                    .map_or(1, crate::margin::default_leverage);
+                self.accounts
+                    .find_or_create(o.account.0, o.market.0, leverage)
+                    .expect("invariant: room checked in plan")
+            }
         };
         self.events.push(Event::Accepted {
             order_id: OrderId(seq),
@@ -741,6 +752,7 @@ impl Engine {
         let mut taker = Taker {
             id: seq,
             account: o.account.0,
+            position: handle,
             market: o.market.0,
             side: o.side,
             limit: plan.limit,
@@ -750,13 +762,13 @@ impl Engine {
             fills: 0,
             filled_ticks: 0,
         };
-        // A post-only order was checked (or slid) not to cross, so it never takes.
-        let stop = if plan.post_only {
-            None
+        let stop = if plan.takes {
+            let stop = self.match_taker(&mut taker);
+            self.after_fills(o.account.0, o.market.0);
+            stop
         } else {
-            self.match_taker(&mut taker)
+            None
         };
-        self.after_fills(o.account.0, o.market.0);
         if o.tif == TimeInForce::Fok {
             assert_eq!(taker.qty, 0, "invariant: a fillable FOK fills in full");
         }
@@ -778,6 +790,7 @@ impl Engine {
                     OrderSlot::new(seq, o.account.0, o.market.0, o.side, plan.limit, taker.qty);
                 slot.client_ref = o.client_ref;
                 slot.flags = flags;
+                slot.position = handle;
                 // Room was checked in `plan`, and matching only frees slots.
                 let index = self
                     .orders
@@ -972,21 +985,21 @@ impl Engine {
                     (Some(r.params.fee_ppm_maker), Some(r.params.fee_ppm_taker))
                 }
             });
-            Self::settle_side(
+            Self::settle_at(
                 m,
                 accounts,
                 core.treasury,
-                maker.account,
+                maker.position,
                 maker.side,
                 qty,
                 maker.price,
                 fee_maker,
             );
-            Self::settle_side(
+            Self::settle_at(
                 m,
                 accounts,
                 core.treasury,
-                t.account,
+                t.position,
                 t.side,
                 qty,
                 maker.price,
@@ -1137,26 +1150,31 @@ impl Engine {
                 Self::validate_price_qty(m, price, qty)?;
             }
         }
+        let takes = opposite_best.is_some_and(|b| crosses(o.side, price, b));
         let alone = m.book.level(o.level).count == 1;
         if !alone && !m.book.can_rest(o.side, price) {
             return Err(Reject::LevelsLimit);
         }
-        let h = self
-            .accounts
-            .find(o.account, o.market)
-            .expect("invariant: accounts with orders have a position record");
-        if qty > o.qty_open || price != o.price {
+        let h = o.position;
+        if (qty > o.qty_open || price != o.price) && !o.has(FLAG_REDUCE_ONLY) {
             // The amended order replaces the old one: check the margin of the difference.
-            let mut p = *self.accounts.get(h);
-            match o.side {
-                Side::Buy => p.order_qty_buy -= o.qty_open,
-                Side::Sell => p.order_qty_sell -= o.qty_open,
-            }
-            if !o.has(FLAG_REDUCE_ONLY) {
+            let (buy, sell) = match o.side {
+                Side::Buy => (qty - o.qty_open, 0),
+                Side::Sell => (0, qty - o.qty_open),
+            };
+            if m.risk.is_none() {
+                // A matching-only market checks only the size bound, on the record in place.
+                crate::margin::check_reach(self.accounts.get(h), buy, sell, i64::MAX / 4)?;
+            } else {
+                let mut p = *self.accounts.get(h);
+                match o.side {
+                    Side::Buy => p.order_qty_buy -= o.qty_open,
+                    Side::Sell => p.order_qty_sell -= o.qty_open,
+                }
                 self.check_order_margin(&p, Some(h), o.side, qty, price)?;
             }
         }
-        self.replace(slot, h, price, qty);
+        self.replace(slot, h, price, qty, takes);
         Ok(())
     }
 
@@ -1184,8 +1202,9 @@ impl Engine {
     }
 
     /// Takes an order off its level, re-enters it at a new price and size (trading if it
-    /// crosses), and rests what is left behind everything at its new price.
-    fn replace(&mut self, slot: u32, handle: u32, price: i64, qty: i64) {
+    /// crosses: `takes`, judged before it left its level, which is on its own side), and rests
+    /// what is left behind everything at its new price.
+    fn replace(&mut self, slot: u32, handle: u32, price: i64, qty: i64, takes: bool) {
         let o = *self.orders.get(slot);
         let m = self.markets[usize::from(o.market)]
             .as_mut()
@@ -1205,6 +1224,7 @@ impl Engine {
         let mut taker = Taker {
             id: o.id,
             account: o.account,
+            position: handle,
             market: o.market,
             side: o.side,
             limit: price,
@@ -1216,8 +1236,13 @@ impl Engine {
             fills: 0,
             filled_ticks: 0,
         };
-        let stop = self.match_taker(&mut taker);
-        self.after_fills(o.account, o.market);
+        let stop = if takes {
+            let stop = self.match_taker(&mut taker);
+            self.after_fills(o.account, o.market);
+            stop
+        } else {
+            None
+        };
         if taker.qty > 0 && stop.is_none() {
             let s = self.orders.get_mut(slot);
             s.price = price;
@@ -1310,10 +1335,7 @@ impl Engine {
     /// Adds `delta` lots to the resting-order total of an order's side in its position.
     #[inline]
     pub(crate) fn order_qty(accounts: &mut Accounts, o: &OrderSlot, delta: i64) {
-        let h = accounts
-            .find(o.account, o.market)
-            .expect("invariant: accounts with orders have a position record");
-        Self::order_qty_at(accounts, h, o.side, delta);
+        Self::order_qty_at(accounts, o.position, o.side, delta);
     }
 
     /// As [`Engine::order_qty`] for a known position record.
@@ -1347,10 +1369,25 @@ impl Engine {
         price: i64,
         fee_ppm: Option<i32>,
     ) {
-        let market = m.spec.id.0;
         let h = accounts
-            .find(account, market)
+            .find(account, m.spec.id.0)
             .expect("invariant: traders have a position record");
+        Self::settle_at(m, accounts, treasury, h, side, qty, price, fee_ppm);
+    }
+
+    /// As [`Engine::settle_side`] for a known position record (the matching loop's case).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn settle_at(
+        m: &mut Market,
+        accounts: &mut Accounts,
+        treasury: &mut Treasury,
+        h: u32,
+        side: Side,
+        qty: i64,
+        price: i64,
+        fee_ppm: Option<i32>,
+    ) {
+        let account = accounts.get(h).account;
         let dir = side.sign();
         let p = accounts.get_mut(h);
         let before = p.size;
@@ -1421,12 +1458,16 @@ impl Engine {
 
     /// After a command's fills in a margined market: refresh the triggers of every account
     /// that traded.
+    #[inline]
     pub(crate) fn after_fills(&mut self, taker: u32, market: u16) {
         // Triggers move only when positions or money do: a command that traded nothing (the
         // vast majority of places and amends) refreshes nothing.
-        if self.touched.is_empty() {
-            return;
+        if !self.touched.is_empty() {
+            self.refresh_touched(taker, market);
         }
+    }
+
+    fn refresh_touched(&mut self, taker: u32, market: u16) {
         let margined = self.markets[usize::from(market)]
             .as_ref()
             .is_some_and(|m| m.risk.is_some());

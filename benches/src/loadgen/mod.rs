@@ -217,6 +217,7 @@ pub fn start_in_process(fsync: &str, accounts: &[u32]) -> anyhow::Result<InProce
     let mut config = Config::embedded();
     config.port = 0;
     config.md_port = 0;
+    config.native_port = 0;
     config.journal_dir = dir.path().to_path_buf();
     fsync.clone_into(&mut config.fsync);
     config.rate_limit_per_s = u32::MAX;
@@ -232,6 +233,7 @@ pub fn start_in_process(fsync: &str, accounts: &[u32]) -> anyhow::Result<InProce
             password: format!("lg{i}"),
             account,
             deposit_quote: LOAD_DEPOSIT,
+            operator: false,
         })
         .collect();
     let logins = config

@@ -47,6 +47,9 @@ pub struct OrderSlot {
     pub account_prev: u32,
     /// Next order of the same account.
     pub account_next: u32,
+    /// The owner's position record in this market, found once when the order is placed so
+    /// that fills and cancels update its resting-order totals without a search.
+    pub position: u32,
     /// Market id.
     pub market: u16,
     /// Side.
@@ -69,6 +72,7 @@ impl OrderSlot {
         level: NIL,
         account_prev: NIL,
         account_next: NIL,
+        position: NIL,
         market: 0,
         side: Side::Buy,
         flags: 0,

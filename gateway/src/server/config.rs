@@ -22,6 +22,7 @@ pub const DEFAULT_CONFIG: &str = r#"
 listen = "127.0.0.1"
 port = 15000          # OUCH 5.0 order entry over SoupBinTCP (0: any free port)
 md_port = 15001       # ITCH 5.0 market data over SoupBinTCP (0: any free port)
+native_port = 15002   # native perp channel over SoupBinTCP (0: any free port)
 journal_dir = "cascade-journal"
 fsync = "batch"       # "every-record", "batch" (one fdatasync per group commit) or "never"
 heartbeat_ms = 1000   # server heartbeat after this much outbound silence
@@ -30,8 +31,11 @@ rate_limit_per_s = 5000   # inbound messages per second per session; above it: d
 cancel_on_disconnect = false
 outbound_queue_max = 65536  # frames queued per session; a slower reader is disconnected
 inbound_queue_max = 65536   # messages queued from all sessions to the core
-sessions_max = 256          # open connections (both ports); more are closed at once
-metrics_listen = "127.0.0.1:15002"  # Prometheus text format at GET /metrics ("" turns it off)
+sessions_max = 256          # open connections (all ports); more are closed at once
+metrics_listen = "127.0.0.1:15003"  # Prometheus text format at GET /metrics ("" turns it off)
+replay_max = 4194304        # messages each stream keeps for replay; older ones are dropped
+snapshot_every = 0          # snapshot after this many journal records (0: never); written
+                            # on the core thread, so trading pauses while it is written
 
 [[markets]]
 preset = "btc"        # BTC-PERP: tick 0.1 USD, lot 0.001 BTC, RiskParams::btc_perp()
@@ -66,6 +70,14 @@ username = "mm"
 password = "mm"
 account = 4
 deposit_quote = 10000000000000  # 10,000,000 USD
+
+# The operator: on the native port it may act for any account and send index prices, funding
+# ticks, the backstop vault and insurance deposits.
+[[users]]
+username = "ops"
+password = "ops"
+account = 100
+operator = true
 "#;
 
 /// One market.
@@ -91,6 +103,10 @@ pub struct UserConfig {
     /// Deposited at genesis, in quote quantums (0: none).
     #[serde(default)]
     pub deposit_quote: i64,
+    /// An operator on the native perp channel (any account, index prices, funding ticks,
+    /// backstop vault, insurance deposits); a trader otherwise.
+    #[serde(default)]
+    pub operator: bool,
 }
 
 /// The whole configuration.
@@ -103,6 +119,9 @@ pub struct Config {
     pub port: u16,
     /// ITCH port (0: ephemeral).
     pub md_port: u16,
+    /// Native perp channel port (0: ephemeral).
+    #[serde(default = "native_port_default")]
+    pub native_port: u16,
     /// Journal directory.
     pub journal_dir: PathBuf,
     /// `every-record`, `batch` or `never`.
@@ -125,6 +144,14 @@ pub struct Config {
     /// Address of the Prometheus metrics endpoint (`host:port`; empty: none).
     #[serde(default)]
     pub metrics_listen: String,
+    /// Messages each stream (an account's OUCH or native stream, the ITCH feed) keeps for
+    /// replay; older ones are dropped (`server/stream_log.rs`).
+    #[serde(default = "replay_max_default")]
+    pub replay_max: usize,
+    /// Write a snapshot once this many records have been journaled since the last one (0:
+    /// never).
+    #[serde(default)]
+    pub snapshot_every: u64,
     /// Markets, in id order (the first is id 0).
     pub markets: Vec<MarketConfig>,
     /// Users.
@@ -133,6 +160,14 @@ pub struct Config {
 
 const fn sessions_max_default() -> usize {
     256
+}
+
+const fn replay_max_default() -> usize {
+    1 << 22
+}
+
+const fn native_port_default() -> u16 {
+    15002
 }
 
 /// A configuration that does not parse or does not make sense.
@@ -214,6 +249,7 @@ impl Config {
             || self.inbound_queue_max == 0
             || self.rate_limit_per_s == 0
             || self.sessions_max == 0
+            || self.replay_max == 0
         {
             return Err(ConfigError(
                 "queue bounds and rate limit must be > 0".into(),
@@ -280,6 +316,17 @@ impl Config {
     /// The user with this SoupBinTCP username and password (both space-padded on the wire).
     #[must_use]
     pub fn authenticate(&self, username: &[u8; 6], password: &[u8; 10]) -> Option<AccountId> {
+        self.authenticate_user(username, password)
+            .map(|u| AccountId(u.account))
+    }
+
+    /// [`Self::authenticate`], returning the whole user.
+    #[must_use]
+    pub fn authenticate_user(
+        &self,
+        username: &[u8; 6],
+        password: &[u8; 10],
+    ) -> Option<&UserConfig> {
         let trim = |b: &[u8]| -> Vec<u8> {
             let s = b.iter().position(|&c| c != b' ').unwrap_or(b.len());
             let e = b.iter().rposition(|&c| c != b' ').map_or(s, |e| e + 1);
@@ -289,7 +336,6 @@ impl Config {
         self.users
             .iter()
             .find(|u| u.username.as_bytes() == name.as_slice() && u.password.as_bytes() == pass)
-            .map(|u| AccountId(u.account))
     }
 
     /// Heartbeat interval.

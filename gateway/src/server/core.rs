@@ -2,7 +2,7 @@
 //! events to sessions.
 //!
 //! # Data flow
-//! Sessions send [`ToCore`] messages over one bounded channel. The core drains what is queued
+//! Sessions send [`ToCore`] messages over one bounded lock-free ring ([`crate::ring`]). The core drains what is queued
 //! (up to [`BATCH_MAX`]), and for each OUCH message: maps it through the account's
 //! [`OuchAccount`], stamps the resulting command with the next sequence number and the time,
 //! journals it, applies it, and maps the events to OUCH (every account) and ITCH. Then it
@@ -21,16 +21,23 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cascade_engine::{AccountId, Command, Engine, Limits, Sequenced};
 use cascade_risk::{Price, Quote};
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::Sender;
 
 use super::config::{Config, MarketSetup};
 use super::metrics::{CoreMetrics, Metrics};
+use super::order_log::{OrderLog, OrderLogRecord};
+use super::stream_log::StreamLog;
 use crate::codec::itch::Message;
+use crate::codec::map::{
+    native_command, native_events, native_reject, Audience, NativeOrigin, Role,
+};
 use crate::codec::map::{Batch, InboundAction, ItchFeed, MarketRegistry, OuchAccount};
+use crate::codec::native;
 use crate::codec::ouch::{Inbound, Outbound};
 use crate::codec::soup::{self, LoginAccepted, Packet};
-use crate::journal;
+use crate::journal::{self, FsyncPolicy};
 use crate::recovery::{Store, JOURNAL_FILE};
+use crate::ring::{Consumer, Producer};
 
 /// Messages the core handles at most between two group commits. An fsync costs milliseconds
 /// on ordinary disks while a message costs about a microsecond, so under a pipelined load a
@@ -41,6 +48,9 @@ pub const BATCH_MAX: usize = 16_384;
 
 /// Orders an account's OUCH table holds at most (entering and live).
 pub const ACCOUNT_ORDERS_MAX: usize = 65_536;
+
+/// Snapshots kept in the journal directory (older ones are deleted after a new one).
+pub const SNAPSHOTS_KEPT: usize = 2;
 
 /// Scratch size for one encoded message (OUCH appendages are bounded well below it).
 const SCRATCH_LEN: usize = 1 << 16;
@@ -61,6 +71,9 @@ pub enum Stream {
     Ouch(AccountId),
     /// The ITCH market-data stream.
     Itch,
+    /// An account's native perp stream: public perp messages, the account's own, and the
+    /// answers to its requests.
+    Native(AccountId),
 }
 
 /// Messages from sessions (and the handle) to the core.
@@ -75,7 +88,7 @@ pub enum ToCore {
         /// Requested sequence number (0: live end).
         requested_seq: u64,
         /// The session's outbound queue.
-        out: Sender<Out>,
+        out: Producer<Out>,
     },
     /// One OUCH message (an Unsequenced Data payload, already known to decode).
     Ouch {
@@ -87,6 +100,17 @@ pub enum ToCore {
         payload: Vec<u8>,
         /// When the session's reader decoded it (the start of the order→ack latency).
         received: Instant,
+    },
+    /// One native perp request (an Unsequenced Data payload, already known to decode).
+    Native {
+        /// Session id.
+        session: u64,
+        /// Account of the session's user.
+        account: AccountId,
+        /// Trader or operator.
+        role: Role,
+        /// The native message.
+        payload: Vec<u8>,
     },
     /// A session ended (logout, timeout, bad input, closed socket).
     Gone {
@@ -104,16 +128,25 @@ pub enum ToCore {
 /// An attached session.
 struct Attached {
     session: u64,
-    out: Sender<Out>,
+    out: Producer<Out>,
 }
 
 /// One OUCH account: its order table, its stream, its session.
 struct AccountState {
     ouch: OuchAccount,
-    log: Vec<Arc<[u8]>>,
-    /// Frames `..sent` have been handed to the attached session (or were durable when it
-    /// attached).
-    sent: usize,
+    log: StreamLog,
+    /// Messages up to this number have been handed to the attached session (or were durable
+    /// when it attached).
+    sent: u64,
+    session: Option<Attached>,
+    /// The native stream, as `log`/`sent`/`session` are the OUCH one.
+    native: NativeStream,
+}
+
+/// One account's native perp stream.
+struct NativeStream {
+    log: StreamLog,
+    sent: u64,
     session: Option<Attached>,
 }
 
@@ -121,13 +154,17 @@ struct AccountState {
 pub struct Core {
     engine: Engine,
     store: Store,
+    order_log: OrderLog,
     registry: MarketRegistry,
     accounts: BTreeMap<AccountId, AccountState>,
     feed: ItchFeed,
-    itch_log: Vec<Arc<[u8]>>,
-    itch_sent: usize,
+    itch_log: StreamLog,
+    itch_sent: u64,
     itch_sessions: Vec<Attached>,
     cancel_on_disconnect: bool,
+    snapshot_every: u64,
+    /// The sequence number of the last snapshot written, or recovered at start.
+    snapshot_seq: u64,
     ts_last: u64,
     scratch: Vec<u8>,
     session_name: [u8; 10],
@@ -138,6 +175,7 @@ pub struct Core {
     metrics: CoreMetrics,
     /// Journal records appended since the last group commit.
     uncommitted: u64,
+    native_buf: Vec<(Audience, native::Outbound)>,
 }
 
 /// Encodes a Sequenced Data frame around `payload`.
@@ -188,12 +226,23 @@ impl Core {
             let account = AccountId(u.account);
             accounts.entry(account).or_insert_with(|| AccountState {
                 ouch: OuchAccount::new(account, ACCOUNT_ORDERS_MAX),
-                log: Vec::new(),
+                log: StreamLog::new(config.replay_max),
                 sent: 0,
                 session: None,
+                native: NativeStream {
+                    log: StreamLog::new(config.replay_max),
+                    sent: 0,
+                    session: None,
+                },
             });
         }
         let start_seq = engine.last_seq();
+        let sync = !matches!(
+            config.fsync_policy().map_err(|e| e.to_string())?,
+            FsyncPolicy::Never
+        );
+        let (order_log, order_records) =
+            OrderLog::open(store.dir(), start_seq, sync).map_err(|e| e.to_string())?;
         // Sequencer time never goes backwards, not even across a restart.
         let ts_last = engine.last_ts_ns();
         let mut name = [b' '; 10];
@@ -204,13 +253,16 @@ impl Core {
         let mut core = Self {
             engine,
             store,
+            order_log,
             registry,
             accounts,
             feed: ItchFeed::new(),
-            itch_log: Vec::new(),
+            itch_log: StreamLog::new(config.replay_max),
             itch_sent: 0,
             itch_sessions: Vec::new(),
             cancel_on_disconnect: config.cancel_on_disconnect,
+            snapshot_every: config.snapshot_every,
+            snapshot_seq: start_seq,
             ts_last,
             scratch: vec![0; SCRATCH_LEN],
             session_name: name,
@@ -219,6 +271,7 @@ impl Core {
             itch_buf: Vec::new(),
             metrics: CoreMetrics::new(Arc::new(Metrics::default()), BATCH_MAX),
             uncommitted: 0,
+            native_buf: Vec::new(),
         };
         let ts = now_ns();
         core.push_itch(&ItchFeed::system_event(b'O', ts));
@@ -243,7 +296,7 @@ impl Core {
                     })?;
                 }
             }
-        } else if !(rebuild_feed && core.rebuild_feed()) {
+        } else if !(rebuild_feed && core.rebuild(&order_records)) {
             for m in markets {
                 core.push_itch(&ItchFeed::stock_directory(&m.spec, ts));
             }
@@ -277,16 +330,37 @@ impl Core {
         self.engine.state_hash()
     }
 
-    /// Replays the journal through a second engine and the ITCH mapper, so that the feed
-    /// after a restart holds the whole history (Stock Directories, Add Orders of the resting
-    /// book, …) and its resting-order table. False (and nothing changed) when the journal cannot
-    /// be read or the replay does not reach the recovered state.
-    fn rebuild_feed(&mut self) -> bool {
+    /// Replays the journal through a second engine, the ITCH mapper and the OUCH order tables
+    /// (with the order-entry log's messages interleaved where they were mapped), so that after
+    /// a restart the feed holds the whole history (Stock Directories, Add Orders of the resting
+    /// book, …) and its resting-order table, and every account's OUCH table knows its orders and
+    /// last UserRefNum. False (and nothing changed) when the journal cannot be read or the
+    /// replay does not reach the recovered state.
+    fn rebuild(&mut self, order_records: &[OrderLogRecord]) -> bool {
         let path = self.store.dir().join(JOURNAL_FILE);
         let mut engine = Engine::new(Limits::DEFAULT);
         let mut feed = ItchFeed::new();
         let mut messages = Vec::new();
+        let mut tables: BTreeMap<AccountId, OuchAccount> = self
+            .accounts
+            .keys()
+            .map(|&id| (id, OuchAccount::new(id, ACCOUNT_ORDERS_MAX)))
+            .collect();
+        let registry = &self.registry;
+        let mut pending = order_records.iter().peekable();
+        let mut feed_inbound = |tables: &mut BTreeMap<AccountId, OuchAccount>, upto: u64| {
+            while let Some(r) = pending.next_if(|r| r.seq_before < upto) {
+                let (Some(table), Ok(msg)) =
+                    (tables.get_mut(&r.account), Inbound::decode(&r.payload))
+                else {
+                    continue;
+                };
+                // The answers were sent before the crash; only the table's state matters.
+                let _ = table.on_inbound(&msg, registry, 0);
+            }
+        };
         let scanned = journal::scan(&path, |record| {
+            feed_inbound(&mut tables, record.command.seq);
             let events = engine.apply(&record.command);
             let batch = Batch {
                 seq: record.command.seq,
@@ -294,8 +368,12 @@ impl Core {
                 command: &record.command.command,
                 events,
             };
-            feed.on_batch(&batch, &self.registry, &mut |m| messages.push(m));
+            feed.on_batch(&batch, registry, &mut |m| messages.push(m));
+            for table in tables.values_mut() {
+                table.on_batch(&batch, registry, &mut |_| {});
+            }
         });
+        feed_inbound(&mut tables, u64::MAX);
         if let Err(e) = scanned {
             tracing::warn!("market-data feed not rebuilt: {e}");
             return false;
@@ -305,6 +383,11 @@ impl Core {
             return false;
         }
         self.feed = feed;
+        for (id, table) in tables {
+            if let Some(a) = self.accounts.get_mut(&id) {
+                a.ouch = table;
+            }
+        }
         for m in &messages {
             self.push_itch(m);
         }
@@ -332,8 +415,42 @@ impl Core {
         }
     }
 
+    /// Appends a native message to the stream of `account`, or of every account (public).
+    fn push_native(&mut self, to: Option<AccountId>, msg: &native::Outbound) {
+        let n = match msg.encode(&mut self.scratch) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!("native encode failed: {e}");
+                return;
+            }
+        };
+        let f = sequenced_frame(&self.scratch[..n]);
+        match to {
+            Some(account) => {
+                if let Some(a) = self.accounts.get_mut(&account) {
+                    a.native.log.push(f);
+                }
+            }
+            None => {
+                for a in self.accounts.values_mut() {
+                    a.native.log.push(Arc::clone(&f));
+                }
+            }
+        }
+    }
+
     /// Stamps, journals, applies and routes one command.
     fn sequence(&mut self, command: Command) -> Result<(), String> {
+        self.sequence_from(command, None)
+    }
+
+    /// [`Self::sequence`] for a command from a native request of `requester`: its Request
+    /// Done or Request Rejected follows the events.
+    fn sequence_from(
+        &mut self,
+        command: Command,
+        native_origin: Option<(NativeOrigin, AccountId)>,
+    ) -> Result<(), String> {
         let ts_ns = now_ns().max(self.ts_last + 1);
         self.ts_last = ts_ns;
         let cmd = Sequenced {
@@ -346,6 +463,7 @@ impl Core {
         let mut events = core::mem::take(&mut self.events_buf);
         let mut ouch_out = core::mem::take(&mut self.ouch_buf);
         let mut itch_out = core::mem::take(&mut self.itch_buf);
+        let mut native_out = core::mem::take(&mut self.native_buf);
         events.clear();
         events.extend_from_slice(self.engine.apply(&cmd));
         let m = self.metrics.shared();
@@ -376,6 +494,24 @@ impl Core {
         for m in itch_out.drain(..) {
             self.push_itch(&m);
         }
+        native_events(
+            &batch,
+            &self.registry,
+            native_origin.map(|(o, _)| o),
+            &mut |audience, m| native_out.push((audience, m)),
+        );
+        for (audience, m) in native_out.drain(..) {
+            let to = match audience {
+                Audience::Public => None,
+                Audience::Account(account) => Some(account),
+                Audience::Requester => native_origin.map(|(_, requester)| requester),
+            };
+            if audience == Audience::Requester && to.is_none() {
+                continue;
+            }
+            self.push_native(to, &m);
+        }
+        self.native_buf = native_out;
         self.events_buf = events;
         self.ouch_buf = ouch_out;
         self.itch_buf = itch_out;
@@ -384,6 +520,10 @@ impl Core {
 
     /// The group commit, then the batch's output to the attached sessions.
     fn commit(&mut self) -> Result<(), String> {
+        // The order-entry log first: it may run ahead of the journal, never behind it.
+        self.order_log
+            .commit()
+            .map_err(|e| format!("order-entry log: {e}"))?;
         self.store.commit().map_err(|e| e.to_string())?;
         let m = self.metrics.shared();
         m.journal_records
@@ -401,7 +541,7 @@ impl Core {
         let mut sessions = 0u64;
         for (id, a) in &mut self.accounts {
             if let Some(s) = &a.session {
-                if !send_all(&s.out, &a.log[a.sent..]) {
+                if !send_new(&s.out, &a.log, a.sent) {
                     tracing::warn!(
                         session = s.session,
                         account = id.0,
@@ -410,12 +550,24 @@ impl Core {
                     a.session = None;
                 }
             }
-            a.sent = a.log.len();
-            sessions += u64::from(a.session.is_some());
+            a.sent = a.log.last();
+            let n = &mut a.native;
+            if let Some(s) = &n.session {
+                if !send_new(&s.out, &n.log, n.sent) {
+                    tracing::warn!(
+                        session = s.session,
+                        account = id.0,
+                        "slow native consumer: outbound queue full, disconnecting"
+                    );
+                    n.session = None;
+                }
+            }
+            n.sent = n.log.last();
+            sessions += u64::from(a.session.is_some()) + u64::from(a.native.session.is_some());
         }
-        let new = &self.itch_log[self.itch_sent..];
+        let (log, sent) = (&self.itch_log, self.itch_sent);
         self.itch_sessions.retain(|s| {
-            let ok = send_all(&s.out, new);
+            let ok = send_new(&s.out, log, sent);
             if !ok {
                 tracing::warn!(
                     session = s.session,
@@ -424,36 +576,83 @@ impl Core {
             }
             ok
         });
-        self.itch_sent = self.itch_log.len();
+        self.itch_sent = self.itch_log.last();
         sessions += self.itch_sessions.len() as u64;
         self.metrics.answered();
         self.metrics
             .shared()
             .sessions
             .store(sessions, Ordering::Relaxed);
+        self.maybe_snapshot();
         Ok(())
     }
 
-    fn login(&mut self, session: u64, stream: Stream, requested_seq: u64, out: Sender<Out>) {
+    /// Every `snapshot_every` records, after the batch's answers are out: a snapshot, so
+    /// recovery replays only the journal after it. A failed snapshot is logged, not fatal (the
+    /// journal alone still recovers everything).
+    fn maybe_snapshot(&mut self) {
+        let seq = self.engine.last_seq();
+        if self.snapshot_every == 0 || seq < self.snapshot_seq.saturating_add(self.snapshot_every) {
+            return;
+        }
+        let started = std::time::Instant::now();
+        match self.store.snapshot(&self.engine, SNAPSHOTS_KEPT) {
+            Ok(path) => tracing::info!(
+                seq,
+                ms = started.elapsed().as_millis(),
+                path = %path.display(),
+                "snapshot written"
+            ),
+            Err(e) => tracing::warn!(seq, "snapshot failed: {e}"),
+        }
+        self.snapshot_seq = seq;
+    }
+
+    fn login(&mut self, session: u64, stream: Stream, requested_seq: u64, out: Producer<Out>) {
         let (log, sent) = match stream {
             Stream::Ouch(account) => match self.accounts.get(&account) {
                 Some(a) => (&a.log, a.sent),
                 None => return,
             },
+            Stream::Native(account) => match self.accounts.get(&account) {
+                Some(a) => (&a.native.log, a.native.sent),
+                None => return,
+            },
             Stream::Itch => (&self.itch_log, self.itch_sent),
         };
-        // Message n is log[n - 1]; 0 or past the end means the live end.
-        let next = if requested_seq == 0 || requested_seq > sent as u64 + 1 {
-            sent as u64 + 1
+        // 0 or past the end means the live end; before the oldest message kept, the oldest
+        // kept, with a Debug packet saying so (`stream_log.rs`).
+        let mut next = if requested_seq == 0 || requested_seq > sent + 1 {
+            sent + 1
         } else {
             requested_seq
         };
+        let mut gap = None;
+        if next < log.first() {
+            gap = Some(format!(
+                "replay from {next} unavailable: the {} messages before {} are no longer \
+                 kept (replay_max)",
+                log.first() - next,
+                log.first()
+            ));
+            next = log.first();
+        }
         let accepted = frame(&Packet::LoginAccepted(LoginAccepted {
             session: self.session_name,
             sequence: next,
         }));
-        let from = usize::try_from(next - 1).unwrap_or(sent);
-        let ok = out.try_send(Out::Frame(accepted)).is_ok() && send_all(&out, &log[from..sent]);
+        let mut ok = out.try_push(Out::Frame(accepted)).is_ok();
+        if let Some(text) = &gap {
+            tracing::info!(session, "{text}");
+            ok = ok
+                && out
+                    .try_push(Out::Frame(frame(&Packet::Debug(text.as_bytes()))))
+                    .is_ok();
+        }
+        ok = ok
+            && log
+                .range(next, sent)
+                .is_some_and(|frames| send_frames(&out, frames));
         if !ok {
             tracing::warn!(
                 session,
@@ -470,6 +669,17 @@ impl Core {
                             old = old.session,
                             new = session,
                             "account logged in again; the older session is closed"
+                        );
+                    }
+                }
+            }
+            Stream::Native(account) => {
+                if let Some(a) = self.accounts.get_mut(&account) {
+                    if let Some(old) = a.native.session.replace(attached) {
+                        tracing::info!(
+                            old = old.session,
+                            new = session,
+                            "native session of the account logged in again; the older is closed"
                         );
                     }
                 }
@@ -494,9 +704,57 @@ impl Core {
                     }
                 }
             }
+            Stream::Native(account) => {
+                if let Some(a) = self.accounts.get_mut(&account) {
+                    if a.native
+                        .session
+                        .as_ref()
+                        .is_some_and(|s| s.session == session)
+                    {
+                        a.native.session = None;
+                    }
+                }
+            }
             Stream::Itch => self.itch_sessions.retain(|s| s.session != session),
         }
         Ok(())
+    }
+
+    /// One native request: mapped (authority checked) and sequenced, or refused at once.
+    fn native(
+        &mut self,
+        session: u64,
+        account: AccountId,
+        role: Role,
+        payload: &[u8],
+    ) -> Result<(), String> {
+        let Some(a) = self.accounts.get_mut(&account) else {
+            return Ok(());
+        };
+        if a.native
+            .session
+            .as_ref()
+            .is_none_or(|s| s.session != session)
+        {
+            return Ok(());
+        }
+        let msg = match native::Inbound::decode(payload) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(session, "undecodable native message: {e}");
+                a.native.session = None;
+                return Ok(());
+            }
+        };
+        match native_command(&msg, role, &self.registry) {
+            Ok(command) => self.sequence_from(command, Some((NativeOrigin::of(&msg), account))),
+            Err(reason) => {
+                tracing::debug!(session, "native request refused: {reason}");
+                let reply = native_reject(&msg, reason.code(), now_ns());
+                self.push_native(Some(account), &reply);
+                Ok(())
+            }
+        }
     }
 
     fn ouch(&mut self, session: u64, account: AccountId, payload: &[u8]) -> Result<(), String> {
@@ -516,6 +774,12 @@ impl Core {
             }
         };
         let action = a.ouch.on_inbound(&msg, &self.registry, now_ns());
+        if !matches!(action, InboundAction::Ignore(_) | InboundAction::Reply(_)) {
+            let submitted = matches!(action, InboundAction::Submit(_));
+            self.order_log
+                .append(account, self.engine.last_seq(), submitted, payload)
+                .map_err(|e| format!("order-entry log: {e}"))?;
+        }
         match action {
             InboundAction::Submit(command) => self.sequence(command)?,
             InboundAction::Reply(reply) => self.push_ouch(account, &reply),
@@ -533,10 +797,10 @@ impl Core {
     ///
     /// # Errors
     /// A journal failure: the core stops rather than trade on an unjournaled state.
-    pub fn run(mut self, rx: &Receiver<ToCore>) -> Result<u64, String> {
+    pub fn run(mut self, mut rx: Consumer<ToCore>) -> Result<u64, String> {
         let mut reply_to: Option<Sender<u64>> = None;
         'outer: loop {
-            let Ok(first) = rx.recv() else { break };
+            let Some(first) = rx.pop() else { break };
             let mut next = Some(first);
             let mut handled = 0;
             while let Some(msg) = next.take() {
@@ -556,6 +820,12 @@ impl Core {
                         self.metrics.order(received);
                         self.ouch(session, account, &payload)?;
                     }
+                    ToCore::Native {
+                        session,
+                        account,
+                        role,
+                        payload,
+                    } => self.native(session, account, role, &payload)?,
                     ToCore::Gone { session, stream } => self.gone(session, stream)?,
                     ToCore::StateHash(reply) => {
                         let _ = reply.send(self.engine.state_hash());
@@ -567,7 +837,7 @@ impl Core {
                 }
                 handled += 1;
                 if handled < BATCH_MAX {
-                    next = rx.try_recv().ok();
+                    next = rx.try_pop();
                 }
             }
             self.commit()?;
@@ -576,12 +846,15 @@ impl Core {
         self.push_itch(&ItchFeed::system_event(b'C', now_ns()));
         self.commit()?;
         for a in self.accounts.values_mut() {
-            if let Some(s) = a.session.take() {
-                let _ = s.out.try_send(Out::End);
+            for s in [a.session.take(), a.native.session.take()]
+                .into_iter()
+                .flatten()
+            {
+                let _ = s.out.try_push(Out::End);
             }
         }
         for s in self.itch_sessions.drain(..) {
-            let _ = s.out.try_send(Out::End);
+            let _ = s.out.try_push(Out::End);
         }
         let hash = self.engine.state_hash();
         if let Some(reply) = reply_to {
@@ -591,12 +864,19 @@ impl Core {
     }
 }
 
+/// Queues the messages of `log` after number `sent`; false when the queue is full or closed,
+/// or when some of them were dropped from the log before they could be sent (more output in
+/// one batch than `replay_max`).
+fn send_new(out: &Producer<Out>, log: &StreamLog, sent: u64) -> bool {
+    log.range(sent + 1, u64::MAX)
+        .is_some_and(|frames| send_frames(out, frames))
+}
+
 /// Queues `frames` without blocking; false when the queue is full or closed.
-fn send_all(out: &Sender<Out>, frames: &[Arc<[u8]>]) -> bool {
+fn send_frames<'a>(out: &Producer<Out>, frames: impl Iterator<Item = &'a Arc<[u8]>>) -> bool {
     for f in frames {
-        match out.try_send(Out::Frame(Arc::clone(f))) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => return false,
+        if out.try_push(Out::Frame(Arc::clone(f))).is_err() {
+            return false;
         }
     }
     true

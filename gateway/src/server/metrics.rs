@@ -451,6 +451,7 @@ mod socket_tests {
         let mut config = Config::embedded();
         config.port = 0;
         config.md_port = 0;
+        config.native_port = 0;
         config.fsync = "batch".into();
         config.metrics_listen = "127.0.0.1:0".into();
         let server = start_in(config, dir.path()).expect("server starts");

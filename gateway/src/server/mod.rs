@@ -5,9 +5,9 @@
 //! - Two acceptors (order entry, market data), polling non-blocking listeners so that
 //!   [`ServerHandle::shutdown`] can stop them.
 //! - Per connection, a reader thread (login, framing, idle timeout, rate limit) and a writer
-//!   thread (its bounded outbound queue, heartbeats). See `session.rs`.
+//!   thread (its bounded outbound ring, heartbeats). See `session.rs`.
 //! - One core thread (`core.rs`): the only owner of the [`cascade_engine::Engine`] and the
-//!   journal. Sessions reach it through one bounded channel.
+//!   journal. Sessions reach it through one bounded lock-free MPSC ring ([`crate::ring`]).
 //!
 //! Start: the journal directory is recovered ([`crate::recovery::Store::open`]), so a restart
 //! resumes the same `state_hash`; an empty directory gets the configured markets and deposits
@@ -16,7 +16,9 @@
 pub mod config;
 pub mod core;
 pub mod metrics;
+pub mod order_log;
 pub mod session;
+pub mod stream_log;
 
 #[cfg(test)]
 mod tests;
@@ -31,13 +33,14 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use cascade_engine::Limits;
-use crossbeam_channel::{bounded, Sender};
+use crossbeam_channel::bounded;
 
 pub use self::config::{Config, ConfigError, DEFAULT_CONFIG};
 use self::core::{Core, ToCore, CORE_REPLY_TIMEOUT};
 use self::metrics::Metrics;
 use self::session::{Port, SessionCtx};
 use crate::recovery::{RecoveryError, Store};
+use crate::ring::{self, Producer};
 
 /// How often an idle acceptor looks at the stop flag.
 const ACCEPT_POLL: Duration = Duration::from_millis(20);
@@ -81,6 +84,8 @@ pub struct StartInfo {
     pub recovered_seq: u64,
     /// The engine's state hash after recovery and genesis.
     pub state_hash: u64,
+    /// The snapshot recovery started from, if any.
+    pub snapshot_seq: Option<u64>,
 }
 
 /// A running server.
@@ -88,8 +93,9 @@ pub struct ServerHandle {
     ouch_addr: SocketAddr,
     md_addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
+    native_addr: SocketAddr,
     start: StartInfo,
-    core_tx: Sender<ToCore>,
+    core_tx: Producer<ToCore>,
     stop: Arc<AtomicBool>,
     core: Option<JoinHandle<Result<u64, String>>>,
     acceptors: Vec<JoinHandle<()>>,
@@ -114,6 +120,12 @@ impl ServerHandle {
         self.metrics_addr
     }
 
+    /// The native perp channel address.
+    #[must_use]
+    pub const fn native_addr(&self) -> SocketAddr {
+        self.native_addr
+    }
+
     /// What recovery found.
     #[must_use]
     pub const fn start_info(&self) -> StartInfo {
@@ -127,7 +139,7 @@ impl ServerHandle {
     pub fn state_hash(&self) -> Result<u64, ServerError> {
         let (tx, rx) = bounded(1);
         self.core_tx
-            .send(ToCore::StateHash(tx))
+            .push(ToCore::StateHash(tx))
             .map_err(|_| ServerError::Core("core stopped".into()))?;
         rx.recv_timeout(CORE_REPLY_TIMEOUT)
             .map_err(|_| ServerError::Core("core did not answer".into()))
@@ -151,7 +163,7 @@ impl ServerHandle {
     pub fn shutdown(mut self) -> Result<u64, ServerError> {
         self.stop.store(true, Ordering::SeqCst);
         let (tx, _rx) = bounded(1);
-        let _ = self.core_tx.send(ToCore::Shutdown(tx));
+        let _ = self.core_tx.push(ToCore::Shutdown(tx));
         let result = self.join_core();
         self.stop_acceptors();
         result
@@ -179,7 +191,7 @@ impl Drop for ServerHandle {
     fn drop(&mut self) {
         if self.core.is_some() {
             let (tx, _rx) = bounded(1);
-            let _ = self.core_tx.send(ToCore::Shutdown(tx));
+            let _ = self.core_tx.push(ToCore::Shutdown(tx));
             let _ = self.join_core();
         }
         self.stop_acceptors();
@@ -202,9 +214,11 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
         replayed = recovered.replayed,
         "journal recovered"
     );
-    // The feed is rebuilt from the journal only when recovery did not start from a snapshot
-    // (the server writes none yet).
-    let rebuild_feed = recovered.snapshot_seq.is_none();
+    // The feed and the OUCH order tables are rebuilt by replaying the journal from genesis even
+    // when the engine came from a snapshot: the journal is never cut, and the streams need the
+    // whole history.
+    let rebuild_feed = true;
+    let snapshot_seq = recovered.snapshot_seq;
     let mut core = Core::new(recovered.engine, store, &config, &markets, rebuild_feed)
         .map_err(ServerError::Core)?;
     let open = Arc::new(AtomicUsize::new(0));
@@ -214,6 +228,7 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
     });
     core.set_metrics(Arc::clone(&metrics));
     let start = StartInfo {
+        snapshot_seq,
         recovered_seq,
         state_hash: core.state_hash(),
     };
@@ -222,11 +237,13 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
     let md_listener = TcpListener::bind((config.listen.as_str(), config.md_port))?;
     let ouch_addr = ouch_listener.local_addr()?;
     let md_addr = md_listener.local_addr()?;
-    let (core_tx, core_rx) = bounded(config.inbound_queue_max);
+    let native_listener = TcpListener::bind((config.listen.as_str(), config.native_port))?;
+    let native_addr = native_listener.local_addr()?;
+    let (core_tx, core_rx) = ring::ring(config.inbound_queue_max);
     let core = thread::Builder::new()
         .name("cascade-core".into())
         .spawn(move || {
-            let result = core.run(&core_rx);
+            let result = core.run(core_rx);
             if let Err(e) = &result {
                 tracing::error!("core stopped: {e}");
             }
@@ -244,6 +261,7 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
     for (listener, port) in [
         (ouch_listener, Port::OrderEntry),
         (md_listener, Port::MarketData),
+        (native_listener, Port::Native),
     ] {
         listener.set_nonblocking(true)?;
         let (stop, ctx, ids) = (Arc::clone(&stop), Arc::clone(&ctx), Arc::clone(&ids));
@@ -258,6 +276,7 @@ pub fn start(config: Config) -> Result<ServerHandle, ServerError> {
         ouch_addr,
         md_addr,
         metrics_addr,
+        native_addr,
         start,
         core_tx,
         stop,

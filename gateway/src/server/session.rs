@@ -13,12 +13,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use cascade_engine::AccountId;
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use super::config::Config;
 use super::core::{frame, Out, Stream, ToCore};
+use crate::codec::map::Role;
+use crate::codec::native;
 use crate::codec::ouch::Inbound;
 use crate::codec::soup::{reject_code, LoginRequest, Packet, StreamDecoder};
+use crate::ring::{self, Consumer, Popped, Producer};
 
 /// The largest SoupBinTCP length prefix a client may send (a Login Request is 47; OUCH
 /// messages with appendages stay far below).
@@ -31,14 +33,16 @@ pub enum Port {
     OrderEntry,
     /// ITCH market data (logins only; client data is refused).
     MarketData,
+    /// The native perp channel.
+    Native,
 }
 
 /// What a session needs from the server.
 pub struct SessionCtx {
     /// The configuration.
     pub config: Arc<Config>,
-    /// The core's inbound queue.
-    pub core: Sender<ToCore>,
+    /// The core's inbound ring.
+    pub core: Producer<ToCore>,
     /// The SoupBinTCP session name of this run.
     pub session_name: [u8; 10],
 }
@@ -101,10 +105,19 @@ pub fn run(mut stream: TcpStream, port: Port, id: u64, ctx: &SessionCtx) {
         let _ = stream.write_all(&frame(&Packet::LoginRejected(code)));
         let _ = stream.shutdown(Shutdown::Both);
     };
-    let Some(account) = ctx.config.authenticate(&login.username, &login.password) else {
+    let Some(user) = ctx
+        .config
+        .authenticate_user(&login.username, &login.password)
+    else {
         tracing::info!(session = id, %peer, "login rejected: not authorized");
         reject(&mut stream, reject_code::NOT_AUTHORIZED);
         return;
+    };
+    let account = AccountId(user.account);
+    let role = if user.operator {
+        Role::Operator
+    } else {
+        Role::Trader(account)
     };
     if login.session != [b' '; 10] && login.session != ctx.session_name {
         tracing::info!(session = id, %peer, "login rejected: unknown session");
@@ -114,21 +127,22 @@ pub fn run(mut stream: TcpStream, port: Port, id: u64, ctx: &SessionCtx) {
     let which = match port {
         Port::OrderEntry => Stream::Ouch(account),
         Port::MarketData => Stream::Itch,
+        Port::Native => Stream::Native(account),
     };
-    let (out_tx, out_rx) = bounded(ctx.config.outbound_queue_max);
+    let (out_tx, out_rx) = ring::ring(ctx.config.outbound_queue_max);
     let Ok(write_half) = stream.try_clone() else {
         return;
     };
     let heartbeat = ctx.config.heartbeat();
     let writer = thread::Builder::new()
         .name(format!("cascade-session-{id}-writer"))
-        .spawn(move || write_loop(write_half, &out_rx, heartbeat));
+        .spawn(move || write_loop(write_half, out_rx, heartbeat));
     if writer.is_err() {
         return;
     }
     if ctx
         .core
-        .send(ToCore::Login {
+        .push(ToCore::Login {
             session: id,
             stream: which,
             requested_seq: login.sequence,
@@ -140,12 +154,12 @@ pub fn run(mut stream: TcpStream, port: Port, id: u64, ctx: &SessionCtx) {
         return;
     }
     tracing::info!(session = id, %peer, account = account.0, ?port, "logged in");
-    let end = read_loop(&mut stream, &mut dec, port, id, account, ctx);
+    let end = read_loop(&mut stream, &mut dec, port, id, (account, role), ctx);
     match &end {
         End::Protocol(reason) => tracing::warn!(session = id, %peer, "disconnecting: {reason}"),
         other => tracing::info!(session = id, %peer, "session ended: {other:?}"),
     }
-    let _ = ctx.core.send(ToCore::Gone {
+    let _ = ctx.core.push(ToCore::Gone {
         session: id,
         stream: which,
     });
@@ -204,7 +218,7 @@ fn read_loop(
     dec: &mut StreamDecoder,
     port: Port,
     id: u64,
-    account: AccountId,
+    (account, role): (AccountId, Role),
     ctx: &SessionCtx,
 ) -> End {
     let mut rate = RateLimit::new(ctx.config.rate_limit_per_s);
@@ -230,16 +244,28 @@ fn read_loop(
                         ctx.config.rate_limit_per_s
                     ));
                 }
-                if let Err(e) = Inbound::decode(payload) {
-                    return End::Protocol(format!("bad OUCH message: {e}"));
-                }
-                let msg = ToCore::Ouch {
-                    session: id,
-                    account,
-                    payload: payload.to_vec(),
-                    received: Instant::now(),
+                let msg = if port == Port::Native {
+                    if let Err(e) = native::Inbound::decode(payload) {
+                        return End::Protocol(format!("bad native message: {e}"));
+                    }
+                    ToCore::Native {
+                        session: id,
+                        account,
+                        role,
+                        payload: payload.to_vec(),
+                    }
+                } else {
+                    if let Err(e) = Inbound::decode(payload) {
+                        return End::Protocol(format!("bad OUCH message: {e}"));
+                    }
+                    ToCore::Ouch {
+                        session: id,
+                        account,
+                        payload: payload.to_vec(),
+                        received: Instant::now(),
+                    }
                 };
-                if ctx.core.send(msg).is_err() {
+                if ctx.core.push(msg).is_err() {
                     return End::CoreGone;
                 }
             }
@@ -256,30 +282,30 @@ fn read_loop(
 /// Bytes the writer gathers from its queue before one `write`.
 const WRITE_BATCH_BYTES: usize = 1 << 16;
 
-fn write_loop(mut stream: TcpStream, rx: &Receiver<Out>, heartbeat: Duration) {
+fn write_loop(mut stream: TcpStream, mut rx: Consumer<Out>, heartbeat: Duration) {
     let heartbeat_frame = frame(&Packet::ServerHeartbeat);
     let end_frame = frame(&Packet::EndOfSession);
     let mut buf: Vec<u8> = Vec::with_capacity(WRITE_BATCH_BYTES);
     loop {
         let mut end = false;
-        match rx.recv_timeout(heartbeat) {
-            Ok(Out::Frame(f)) => {
+        match rx.pop_timeout(heartbeat) {
+            Popped::Item(Out::Frame(f)) => {
                 buf.extend_from_slice(&f);
                 // Gather what is already queued into one write.
                 while buf.len() < WRITE_BATCH_BYTES {
-                    match rx.try_recv() {
-                        Ok(Out::Frame(f)) => buf.extend_from_slice(&f),
-                        Ok(Out::End) => {
+                    match rx.try_pop() {
+                        Some(Out::Frame(f)) => buf.extend_from_slice(&f),
+                        Some(Out::End) => {
                             end = true;
                             break;
                         }
-                        Err(_) => break,
+                        None => break,
                     }
                 }
             }
-            Ok(Out::End) => end = true,
-            Err(RecvTimeoutError::Timeout) => buf.extend_from_slice(&heartbeat_frame),
-            Err(RecvTimeoutError::Disconnected) => {
+            Popped::Item(Out::End) => end = true,
+            Popped::Timeout => buf.extend_from_slice(&heartbeat_frame),
+            Popped::Closed => {
                 // The core dropped the session (slow consumer, replaced, bad input) or the
                 // reader ended it.
                 let _ = stream.shutdown(Shutdown::Both);

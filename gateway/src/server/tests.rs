@@ -20,6 +20,8 @@ fn test_config(dir: &Path) -> Config {
     let mut config = Config::embedded();
     config.port = 0;
     config.md_port = 0;
+    config.native_port = 0;
+    config.metrics_listen = String::new();
     config.journal_dir = dir.to_path_buf();
     config.fsync = "never".into();
     config.heartbeat_ms = 200;
@@ -402,6 +404,253 @@ fn restart_from_the_journal_resumes_the_same_state_hash() {
     carol.wait_ouch(accepted_ref);
     let after = server.shutdown().expect("shutdown");
     assert_ne!(after, last);
+}
+
+#[test]
+fn restart_restores_ouch_order_tables_so_old_orders_can_be_cancelled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(test_config(dir.path())).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    alice.enter(3, b'B', 4, PX_65000 - 1_000_000);
+    let (_, order_3) = alice.wait_ouch(accepted_ref);
+    alice.enter(7, b'B', 2, PX_65000 - 2_000_000);
+    let (_, order_7) = alice.wait_ouch(accepted_ref);
+    // Replaced before the restart: the order now answers to UserRefNum 8, which only the
+    // order-entry log knows (the journal's Amend carries no UserRefNum).
+    alice.ouch(&Inbound::ReplaceOrder(ouch::ReplaceOrder {
+        orig_user_ref_num: 7,
+        user_ref_num: 8,
+        quantity: 1,
+        price: PX_65000 - 3_000_000,
+        time_in_force: ouch::time_in_force::DAY,
+        display: ouch::display::VISIBLE,
+        intermarket_sweep: ouch::intermarket_sweep::NOT_ELIGIBLE,
+        cl_ord_id: *b"replaced-0008 ",
+        appendage: Appendage::EMPTY,
+    }));
+    alice.wait_ouch(|m| matches!(m, Outbound::OrderReplaced(_)).then_some(()));
+    // Refused before the engine, yet it consumes UserRefNum 9.
+    alice.enter(9, b'B', 1, PX_65000 + 1);
+    alice.wait_ouch(|m| matches!(m, Outbound::Rejected(_)).then_some(()));
+    let last = server.shutdown().expect("shutdown");
+
+    let server = start(test_config(dir.path())).expect("restart");
+    assert_eq!(server.start_info().state_hash, last);
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    alice.ouch(&Inbound::AccountQuery);
+    let next = alice.wait_ouch(|m| match m {
+        Outbound::AccountQueryResponse(r) => Some(r.next_user_ref_num),
+        _ => None,
+    });
+    assert_eq!(next, 10, "the UserRefNum watermark survives the restart");
+    // A retransmission of an old UserRefNum is still ignored: the next answer is for 10.
+    alice.enter(3, b'B', 1, PX_65000 - 1_000_000);
+    alice.enter(10, b'B', 1, PX_65000 - 1_000_000);
+    let (first, _) = alice.wait_ouch(accepted_ref);
+    assert_eq!(first, 10);
+    for (user_ref_num, shares) in [(3, 4), (8, 1)] {
+        alice.ouch(&Inbound::CancelOrder(CancelOrder {
+            user_ref_num,
+            quantity: 0,
+        }));
+        let cancelled = alice.wait_ouch(|m| match m {
+            Outbound::OrderCanceled(c) => Some((c.user_ref_num, c.quantity)),
+            Outbound::CancelReject(r) => panic!("cancel of {} refused", r.user_ref_num),
+            _ => None,
+        });
+        assert_eq!(cancelled, (user_ref_num, shares));
+    }
+    assert_ne!(order_3, order_7);
+    server.shutdown().expect("shutdown");
+}
+
+impl Client {
+    fn native(&mut self, msg: &crate::codec::native::Inbound) {
+        let mut buf = vec![0u8; 64];
+        let n = msg.encode(&mut buf).expect("encode native");
+        self.send(&Packet::UnsequencedData(&buf[..n]));
+    }
+
+    /// Reads until the next native message `f` picks.
+    fn wait_native<T>(
+        &mut self,
+        mut f: impl FnMut(&crate::codec::native::Outbound) -> Option<T>,
+    ) -> T {
+        self.wait_for(|kind, payload| {
+            if kind != b'S' {
+                return None;
+            }
+            let msg = crate::codec::native::Outbound::decode(payload)
+                .expect("server sends valid native messages");
+            f(&msg)
+        })
+    }
+}
+
+#[test]
+fn native_port_deposits_index_prices_and_authority() {
+    use crate::codec::map::MapReject;
+    use crate::codec::native::{
+        collateral_kind, Deposit, Inbound as Req, Outbound as Native, SetIndexPrice,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(test_config(dir.path())).expect("start");
+    let (mut alice, _) = Client::login(server.native_addr(), "alice", "alice", 0);
+    let (mut ops, _) = Client::login(server.native_addr(), "ops", "ops", 0);
+    let done = |request_ref: u32| {
+        move |m: &Native| match m {
+            Native::RequestDone(d) if d.request_ref == request_ref => Some(()),
+            Native::RequestRejected(j) if j.request_ref == request_ref => {
+                panic!("request {request_ref} rejected with {}", j.reason)
+            }
+            _ => None,
+        }
+    };
+    let rejected = |request_ref: u32| {
+        move |m: &Native| match m {
+            Native::RequestRejected(j) if j.request_ref == request_ref => Some(j.reason),
+            Native::RequestDone(d) if d.request_ref == request_ref => {
+                panic!("request {request_ref} done, expected a reject")
+            }
+            _ => None,
+        }
+    };
+
+    // A trader deposits to its own account: Collateral, then Request Done.
+    alice.native(&Req::Deposit(Deposit {
+        request_ref: 1,
+        account: 1,
+        amount: 5_000_000,
+    }));
+    let collateral = alice.wait_native(|m| match m {
+        Native::Collateral(c) => Some(*c),
+        _ => None,
+    });
+    assert_eq!(
+        (collateral.account, collateral.kind, collateral.amount),
+        (1, collateral_kind::DEPOSIT, 5_000_000)
+    );
+    assert_eq!(collateral.collateral, 1_000_005_000_000);
+    alice.wait_native(done(1));
+
+    // A trader may not name another account, nor send operator messages.
+    alice.native(&Req::Deposit(Deposit {
+        request_ref: 2,
+        account: 2,
+        amount: 1,
+    }));
+    assert_eq!(
+        alice.wait_native(rejected(2)),
+        MapReject::NotAuthorized.code()
+    );
+    let index = |request_ref, index| {
+        Req::SetIndexPrice(SetIndexPrice {
+            request_ref,
+            symbol: *b"BTC-PERP",
+            index,
+            external_mark: 0,
+        })
+    };
+    alice.native(&index(3, 650_100));
+    assert_eq!(
+        alice.wait_native(rejected(3)),
+        MapReject::NotAuthorized.code()
+    );
+
+    // The operator moves the index: everybody's native stream gets the Mark Price.
+    ops.native(&index(7, 650_100));
+    ops.wait_native(done(7));
+    let mark = alice.wait_native(|m| match m {
+        Native::MarkPrice(p) => Some(*p),
+        _ => None,
+    });
+    assert_eq!((&mark.symbol, mark.index), (b"BTC-PERP", 650_100));
+
+    // A native session ends only its own session on bad input.
+    ops.send(&Packet::UnsequencedData(b"?"));
+    assert!(ops.closed_by_server());
+    alice.native(&Req::Deposit(Deposit {
+        request_ref: 4,
+        account: 1,
+        amount: 1,
+    }));
+    alice.wait_native(done(4));
+    let hash = server.state_hash().expect("hash");
+    assert_eq!(server.shutdown().expect("shutdown"), hash);
+}
+
+#[test]
+fn replay_older_than_the_window_starts_at_the_oldest_kept_with_a_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    config.replay_max = 4;
+    let server = start(config).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    for user_ref_num in 1..=6 {
+        alice.enter(user_ref_num, b'B', 1, PX_65000 - 1_000_000);
+        alice.wait_ouch(accepted_ref);
+    }
+    // Messages 1..=6 are the six Order Accepted; the stream keeps 3..=6.
+    let (mut again, accepted) = Client::login(server.ouch_addr(), "alice", "alice", 1);
+    assert_eq!(
+        accepted.sequence, 3,
+        "Login Accepted names the oldest message kept"
+    );
+    let reason = again.wait_for(|kind, payload| (kind == b'+').then(|| payload.to_vec()));
+    let reason = String::from_utf8(reason).expect("ascii");
+    assert!(reason.contains("replay from 1 unavailable"), "{reason}");
+    for expected in 3..=6 {
+        let (user_ref_num, _) = again.wait_ouch(accepted_ref);
+        assert_eq!(user_ref_num, expected);
+    }
+    // Within the window, a replay is exact and has no Debug packet.
+    let (mut third, accepted) = Client::login(server.ouch_addr(), "alice", "alice", 5);
+    assert_eq!(accepted.sequence, 5);
+    let (first, payload) =
+        third.wait_for(|kind, payload| (kind != b'H').then(|| (kind, payload.to_vec())));
+    assert_eq!(
+        first, b'S',
+        "the replay starts at once, without a Debug packet"
+    );
+    assert!(matches!(
+        Outbound::decode(&payload).expect("ouch"),
+        Outbound::OrderAccepted(a) if a.user_ref_num == 5
+    ));
+    server.shutdown().expect("shutdown");
+}
+
+#[test]
+fn snapshots_every_n_records_and_restart_from_the_snapshot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    // Genesis is 10 commands (2 markets x 3, 4 deposits): the third order reaches 13.
+    config.snapshot_every = 12;
+    let server = start(config.clone()).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    for user_ref_num in 1..=3 {
+        alice.enter(user_ref_num, b'B', 1, PX_65000 - 1_000_000);
+        alice.wait_ouch(accepted_ref);
+    }
+    let last = server.shutdown().expect("shutdown");
+    let snapshots = crate::snapshot::list(dir.path()).expect("list");
+    assert_eq!(snapshots.len(), 1, "one snapshot, at seq 12 or 13");
+
+    let server = start(config).expect("restart");
+    let info = server.start_info();
+    assert!(info.snapshot_seq.is_some_and(|s| s >= 12), "{info:?}");
+    assert_eq!(info.state_hash, last);
+    // The OUCH tables came back too (rebuilt from the journal, not the snapshot).
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    alice.ouch(&Inbound::CancelOrder(CancelOrder {
+        user_ref_num: 1,
+        quantity: 0,
+    }));
+    alice.wait_ouch(|m| match m {
+        Outbound::OrderCanceled(c) => Some(c.user_ref_num),
+        Outbound::CancelReject(_) => panic!("order 1 unknown after a snapshot restart"),
+        _ => None,
+    });
+    server.shutdown().expect("shutdown");
 }
 
 #[test]
