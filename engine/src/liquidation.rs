@@ -790,8 +790,8 @@ impl Engine {
     ///
     /// # Complexity
     /// O(records in the market + n log n) for the first call of a command, O(queues ranked)
-    /// after; no allocation: every open position sits in exactly one queue, and `adl_queue` has
-    /// room for every record.
+    /// after; no allocation: an open position sits in one queue when ranked, and `adl_queue`
+    /// has room for every record (see its field for the one exception).
     fn adl_segment(&mut self, market: u16, sign: i64, mark: i64, c: i64) -> usize {
         if let Some(i) = self
             .adl_segments

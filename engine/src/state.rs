@@ -140,8 +140,9 @@ pub struct Engine {
     pub(crate) cooldowns: Vec<u32>,
     /// The ADL queues ranked during the current command, back to back: each (market, side)
     /// ranked at most once per command (see `liquidation.rs`). Scratch, emptied at the start
-    /// of every command's liquidation pass (not state); every position sits in at most one
-    /// queue, so `positions_max` entries always suffice.
+    /// of every command's liquidation pass (not state). A position is in one queue when ranked,
+    /// so `positions_max` entries suffice unless a position flips side within a command and
+    /// both of its market's queues are ranked in that command: then it grows once.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub(crate) adl_queue: Vec<AdlEntry>,
     /// Where each queue of `adl_queue` lies, and how far it has been walked.
