@@ -715,14 +715,20 @@ impl Engine {
             // The queue: each position in turn, as much of it as is still needed.
             let mut remaining = want;
             let mut i = first;
+            let mut last = first;
             while remaining > 0 && i < seg.end {
                 let take = self.adl_weight(i, p.account, sign).min(remaining);
                 if take > 0 {
                     haircut += self.adl_fill(&fill, i, take);
                     remaining -= take;
+                    last = i;
                 }
                 i += 1;
             }
+            // Everything before the last position taken was taken or passed over: the next
+            // liquidation starts there, even if one of those positions reopens meanwhile, so
+            // queue ranks never go back within a command.
+            self.adl_segments[si].next = last;
         }
         haircut
     }

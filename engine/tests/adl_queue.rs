@@ -233,3 +233,54 @@ fn a_copy_taken_before_the_cascade_replays_it_exactly() {
     assert_eq!(a, b);
     assert_eq!(h.engine.state_hash(), copy.engine.state_hash());
 }
+
+#[test]
+fn a_position_closed_after_the_ranking_is_passed_over() {
+    let mut h = Harness::bare(Limits::SMALL);
+    for c in adl_market(AdlPolicy::Queue) {
+        h.step(c);
+    }
+    for c in CASCADE.open() {
+        h.step(c);
+    }
+    // The short ranked in the middle of the gap's queue bids to close its whole position at
+    // 965: the first longs liquidated (entry 1009, bankrupt at 969) cannot sell that low, so
+    // ADL ranks the queue with it inside; a later long, bankrupt at or below 965, sells into
+    // the bid in its book stage and closes it before the walk reaches its rank.
+    let queue = expected_queue(&h, 900);
+    let middle = queue[25];
+    h.step(cascade_engine::Command::Place(common::buy(
+        middle,
+        965,
+        CASCADE.short_lots,
+    )));
+    let events = h.step(AdlCascade::gap());
+    money_conserved(&h);
+    let ranks: Vec<u32> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Deleveraged { rank, .. } => Some(*rank),
+            _ => None,
+        })
+        .collect();
+    let closed_by_book = events
+        .iter()
+        .any(|e| matches!(e, Event::Trade { maker_account, .. } if maker_account.0 == middle));
+    assert!(closed_by_book, "{events:?}");
+    assert_eq!(h.position(middle, 0), 0);
+    // Ranks keep the gap's queue: never back, and rank 25 passed over.
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
+    assert!(ranks.contains(&24) && ranks.contains(&26), "{ranks:?}");
+    assert!(!ranks.contains(&25), "{ranks:?}");
+    for e in &events {
+        if let Event::Deleveraged {
+            counterparty, rank, ..
+        } = e
+        {
+            assert_eq!(queue[*rank as usize], counterparty.0);
+        }
+    }
+    for k in 0..CASCADE.shorts {
+        assert_eq!(h.position(CASCADE.short(k), 0), 0);
+    }
+}
