@@ -1,11 +1,14 @@
 //! Arbitrary command streams through `Engine::apply` on a margined and a matching-only market,
-//! with the full invariant audit after every command. Any panic (an audit failure, an overflow,
-//! an index out of range) is a finding.
+//! with the full invariant audit and the event oracle (`cascade_engine::oracle`: positions and
+//! the insurance fund replayed from events, reduce-only, bankruptcy bound, ADL order) after
+//! every command, and a replay on a second engine that must give the same events and hash.
+//! Any panic (an oracle failure, an overflow, an index out of range) is a finding.
 //!
 //! Run on stable: `cargo fuzz run engine_commands -s none`.
 #![no_main]
 
 use cascade_engine::account::MarginMode;
+use cascade_engine::oracle::Oracle;
 use cascade_engine::risk_params::{AdlPolicy, MarkSource, RiskParams};
 use cascade_engine::{
     AccountId, Command, Engine, Limits, MarketId, MarketSpec, NewOrder, OrderId, OrderKind,
@@ -139,13 +142,17 @@ fuzz_target!(|data: &[u8]| {
     let mut engine = Engine::new(Limits::SMALL);
     let mut seq = 0u64;
     setup(&mut engine, &mut seq);
+    let mut replay = engine.clone();
+    let mut oracle = Oracle::new();
     let mut b = Bytes(data);
     while !b.0.is_empty() {
         seq += 1;
         let cmd = Sequenced { seq, ts_ns: seq, command: command(&mut b, seq) };
-        engine.apply(&cmd);
-        if let Err(e) = engine.audit() {
-            panic!("invariant broken after {cmd:?}: {e}");
+        let events = engine.apply(&cmd).to_vec();
+        if let Err(e) = oracle.check(&engine, &cmd, &events) {
+            panic!("{e}");
         }
+        assert_eq!(replay.apply(&cmd), events.as_slice(), "replay diverged at {cmd:?}");
     }
+    assert_eq!(replay.state_hash(), engine.state_hash(), "replay hash diverged");
 });
