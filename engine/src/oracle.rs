@@ -12,8 +12,9 @@
 //! - Reduce-only orders (the engine's liquidation orders included) never increase a position
 //!   or flip its side.
 //! - A liquidation's first order never fills worse than the bankruptcy price the account had
-//!   when it started (`equity` and `mark` of `LiquidationStarted`), unless the insurance fund
-//!   then pays exactly that shortfall (or everything it has).
+//!   when it started (`equity` and `mark` of `LiquidationStarted`), except as the insurance
+//!   stage's order, which needs a fund and after which the fund pays exactly the net shortfall
+//!   of the order's fills (or everything it has).
 //! - Auto-deleveraging takes opposite positions, never the liquidated account's own, in
 //!   ranking order (ranks strictly increase, at one price); under the queue policy every
 //!   counterparty but the last is closed in full, ranks from 0 with no gap.
@@ -69,6 +70,8 @@ struct Span {
     first_paid: Option<(i128, i64)>,
     /// Another liquidation order or stage began after the first order.
     first_done: bool,
+    /// The insurance fund when the liquidation started.
+    fund_at_start: i64,
     last_rank: Option<u32>,
     adl_price: Option<i64>,
     /// A queue counterparty left with a position before a later one was taken.
@@ -347,6 +350,7 @@ impl Oracle {
             first_worse: false,
             first_paid: None,
             first_done: false,
+            fund_at_start: self.fund,
             last_rank: None,
             adl_price: None,
             queue_gap: None,
@@ -472,19 +476,36 @@ impl Oracle {
             );
         }
         if s.first_worse {
-            // Fills past bankruptcy only through the insurance fund, which pays them at once.
-            let Some((paid, balance)) = s.first_paid else {
-                return Err(format!(
-                    "liquidation filled past bankruptcy {} (shortfall {}) with no fund payment",
-                    s.bankrupt0, s.first_shortfall
-                ));
-            };
+            // Past bankruptcy only through the insurance stage (a book-stage order is limited
+            // to the bankruptcy price), which needs a fund and pays the net shortfall of its
+            // fills at once; fills better than bankruptcy in the same order offset worse ones.
             ensure!(
-                paid == s.first_shortfall.max(0) || (paid < s.first_shortfall && balance == 0),
-                "the fund paid {paid} for a shortfall of {} past bankruptcy {}",
-                s.first_shortfall,
+                s.fund_at_start > 0,
+                "liquidation filled past bankruptcy {} with an empty insurance fund",
                 s.bankrupt0
             );
+            if s.first_shortfall > 0 {
+                let Some((paid, balance)) = s.first_paid else {
+                    return Err(format!(
+                        "liquidation filled past bankruptcy {} (shortfall {}) with no fund \
+                         payment",
+                        s.bankrupt0, s.first_shortfall
+                    ));
+                };
+                ensure!(
+                    paid == s.first_shortfall || (paid < s.first_shortfall && balance == 0),
+                    "the fund paid {paid} for a shortfall of {} past bankruptcy {}",
+                    s.first_shortfall,
+                    s.bankrupt0
+                );
+            } else {
+                ensure!(
+                    s.first_paid.is_none(),
+                    "the fund paid {:?} for fills netting {} past bankruptcy",
+                    s.first_paid,
+                    s.first_shortfall
+                );
+            }
         }
         Ok(())
     }

@@ -5,10 +5,12 @@
 //! and replayed for determinism.
 //!
 //! Reproduce a failure with `SEED=<n> cargo test -p cascade-engine --test liquidation_sim`;
-//! run more seeds with `SEEDS=<count>`.
+//! run more seeds with `SEEDS=<count>`. Fuzzer findings live in `tests/stories/` (the raw
+//! input bytes, named after the bug) and run here on every test run.
 
+use arbitrary::Unstructured;
 use cascade_engine::oracle::{run_checked, Coverage};
-use cascade_engine::story::{from_seed, LIMITS};
+use cascade_engine::story::{from_seed, story, LIMITS};
 
 /// Bytes drawn per story: enough for about forty steps after the set-up.
 const STORY_BYTES: usize = 600;
@@ -77,4 +79,26 @@ fn a_seed_gives_the_same_story_and_the_same_hash() {
         .expect("seed 43 passes")
         .0;
     assert_ne!(ha, other, "different stories should not collide");
+}
+
+/// Every fuzzer finding in `tests/stories/` (raw `liquidation_stories` inputs, named after what
+/// they found) replays clean.
+#[test]
+fn fuzzer_findings_replay_clean() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/stories");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/stories exists")
+        .map(|e| e.expect("readable").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "story"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for path in files {
+        let data = std::fs::read(&path).expect("readable");
+        let stream = story(&mut Unstructured::new(&data)).expect("any bytes make a story");
+        assert!(stream.len() > 10, "{}: a real story", path.display());
+        if let Err(e) = run_checked(LIMITS, &stream) {
+            panic!("{}: {e}", path.display());
+        }
+    }
 }
