@@ -3,7 +3,7 @@
 //! reduce-only, bankruptcy bound, ADL order, bad-debt flags).
 
 use cascade_engine::account::ACCOUNT_IN_LIQUIDATION;
-use cascade_engine::event::outcome;
+use cascade_engine::event::{outcome, InsuranceReason};
 use cascade_engine::oracle::Oracle;
 use cascade_engine::risk_params::{MarkSource, RiskParams};
 use cascade_engine::{
@@ -494,4 +494,56 @@ fn maximum_sizes_and_prices_reject_cleanly_and_never_overflow() {
         matches!(events[..], [Event::Funding { paid: Quote(0), .. }]),
         "{events:?}"
     );
+}
+
+/// Found by the `liquidation_stories` fuzzer (the oracle's rule was too strict, the engine
+/// right): a deep short skips the book, the vault cannot take it, and the insurance stage's one
+/// order buys 5 lots a tick under bankruptcy and 5 a tick over. The fund pays the net shortfall
+/// of the order, which is zero, and ADL closes the rest at bankruptcy.
+#[test]
+fn insurance_order_filling_on_both_sides_of_bankruptcy_pays_only_the_net_shortfall() {
+    let mut r = Run::new();
+    let mut p = simple();
+    p.backstop_ppm = 666_667;
+    p.insurance_slippage_ppm = 999_999;
+    r.market(MarketSpec::unit(MarketId(T), "T"), p);
+    let (short, vault) = (1, 9);
+    r.step(Command::SetBackstopAccount {
+        account: Some(AccountId(vault)),
+    });
+    r.step(Command::InsuranceDeposit {
+        amount: Quote(1_000_000),
+    });
+    r.deposit(MM, 1_000_000_000);
+    r.deposit(short, 2_500);
+    r.leverage(short, T, 50);
+    r.index(T, 1_000);
+    r.trade(short, MM, T, Side::Sell, 1_000, 100);
+    // Bankruptcy: 1000 + 2500/100 = 1025.
+    r.order(MM, T, Side::Sell, 1_024, 5);
+    r.order(MM, T, Side::Sell, 1_026, 5);
+    let events = r.index(T, 2_000);
+    let fills: Vec<(i64, i64)> = trades(&events).iter().map(|t| (t.0, t.1)).collect();
+    assert_eq!(fills, vec![(1_024, 5), (1_026, 5)], "{events:?}");
+    assert!(
+        !events.iter().any(|e| matches!(
+            e,
+            Event::InsuranceFund {
+                reason: InsuranceReason::Shortfall,
+                ..
+            }
+        )),
+        "{events:?}"
+    );
+    assert_eq!(r.engine.treasury().insurance_fund, 1_000_000);
+    let Event::LiquidationEnded {
+        stage,
+        outcome: bits,
+        ..
+    } = ended(&events, short)
+    else {
+        unreachable!()
+    };
+    assert_eq!(stage, cascade_engine::event::stage::ADL);
+    assert_ne!(bits & outcome::CLOSED, 0);
 }
