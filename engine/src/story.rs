@@ -306,7 +306,7 @@ fn step(u: &mut Unstructured<'_>, markets: &mut [Mkt], cmds: &mut Vec<Command>) 
     let i = u.choose_index(markets.len())?;
     let m = &mut markets[i];
     let market = MarketId(m.id);
-    match u.int_in_range(0..=15u8)? {
+    match u.int_in_range(0..=19u8)? {
         0..=6 => {
             m.index = move_index(u, m)?;
             let external = u.ratio(1, 5)?.then_some(Price(m.index));
@@ -348,6 +348,28 @@ fn step(u: &mut Unstructured<'_>, markets: &mut [Mkt], cmds: &mut Vec<Command>) 
             order_id: OrderId(u.int_in_range(1..=cmds.len() as u64)?),
         }),
         14 => cmds.push(Command::MassCancelMarket { market }),
+        // Operator and account changes with positions open: triggers must follow at once.
+        16 => cmds.push(Command::SetRiskParams {
+            market,
+            params: Box::new(risk_params(u, false, m.lots_max)?),
+        }),
+        17 => cmds.push(Command::SetBackstopAccount {
+            account: if u.ratio(1, 3)? {
+                None
+            } else {
+                Some(AccountId(*u.choose(&[VAULT, 0, 1, MAKERS[0]])?))
+            },
+        }),
+        18 => cmds.push(Command::SetLeverage {
+            account: AccountId(u.int_in_range(0..=TRADERS - 1)?),
+            market,
+            leverage: u16::try_from(edgy(u, 1, m.leverage_max)?).unwrap_or(1),
+        }),
+        19 => cmds.push(Command::TransferIsolatedMargin {
+            account: AccountId(u.int_in_range(0..=TRADERS - 1)?),
+            market,
+            amount: Quote(edgy(u, -10_000, 10_000)?),
+        }),
         _ => {
             // A pause long enough for any cooldown, then a tick to let it run.
             cmds.push(Command::SetIndexPrice {

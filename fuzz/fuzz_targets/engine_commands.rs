@@ -14,7 +14,7 @@ use cascade_engine::{
     AccountId, Command, Engine, Limits, MarketId, MarketSpec, NewOrder, OrderId, OrderKind,
     SelfTradePrevention, Sequenced, Side, TimeInForce,
 };
-use cascade_risk::{Price, Qty, Quote};
+use cascade_risk::{MarginTiers, Ppm, Price, Qty, Quote, TierSpec};
 use libfuzzer_sys::fuzz_target;
 
 /// Reads fields from the input; past its end everything reads as zero.
@@ -75,6 +75,33 @@ fn setup(engine: &mut Engine, seq: &mut u64) {
     }
 }
 
+/// Risk parameters from the input: one tier (any rate and leverage the tier rules allow, or an
+/// invalid one to be refused), and the waterfall settings at their edges.
+fn params(b: &mut Bytes<'_>) -> RiskParams {
+    let leverage = u32::from(b.u16() % 1_100).max(1);
+    let mmr = i32::from(b.u16() as i16).rem_euclid(20_000);
+    let mut p = RiskParams::simple(5_000, 100);
+    if let Ok(tiers) = MarginTiers::new(&[TierSpec::new(Quote(0), Ppm(mmr), leverage)]) {
+        p.tiers = tiers;
+    }
+    p.mark_source = if b.u8() % 2 == 0 { MarkSource::Index } else { MarkSource::Median };
+    p.fee_ppm_taker = i32::from(b.u8()) * 100;
+    p.fee_ppm_maker = -p.fee_ppm_taker / 2;
+    p.liquidation_fee_ppm = u32::from(b.u8()) * 100;
+    p.slice_notional_min = Quote(b.int(20_000).max(0));
+    p.slice_ppm = u32::from(b.u16()) * 16;
+    p.cooldown_ns = u64::from(b.u8());
+    p.backstop_ppm = u32::from(b.u16()) * 16;
+    p.insurance_slippage_ppm = u32::from(b.u16()) * 16;
+    p.adl = match b.u8() % 3 {
+        0 => AdlPolicy::Queue,
+        1 => AdlPolicy::ProRata,
+        _ => AdlPolicy::Off,
+    };
+    p.position_lots_max = b.int(1_000).max(1);
+    p
+}
+
 fn command(b: &mut Bytes<'_>, seq: u64) -> Command {
     let account = AccountId(u32::from(b.u8() % 9));
     let market = MarketId(u16::from(b.u8() % 4)); // 3 is unknown
@@ -107,6 +134,11 @@ fn command(b: &mut Bytes<'_>, seq: u64) -> Command {
             market: (b.u8() % 2 == 0).then_some(market),
         },
         11 => Command::InsuranceDeposit { amount: Quote(b.int(1_000)) },
+        // Operator changes while positions are open: every trigger must follow.
+        12 if b.u8() % 4 == 0 => Command::SetRiskParams { market, params: Box::new(params(b)) },
+        13 if b.u8() % 4 == 0 => Command::SetBackstopAccount {
+            account: (b.u8() % 3 != 0).then_some(account),
+        },
         _ => {
             let kind = if b.u8() % 6 == 0 { OrderKind::Market } else { OrderKind::Limit };
             let tif = match b.u8() % 6 {
