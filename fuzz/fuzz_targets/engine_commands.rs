@@ -63,15 +63,38 @@ fn setup(engine: &mut Engine, seq: &mut u64) {
         Command::AddMarket(MarketSpec::unit(MarketId(0), "T")),
         Command::AddMarket(MarketSpec::btc_perp(MarketId(1))),
         Command::AddMarket(MarketSpec::unit(MarketId(2), "M")),
-        Command::SetRiskParams { market: MarketId(0), params: Box::new(simple) },
-        Command::SetRiskParams { market: MarketId(1), params: Box::new(RiskParams::btc_perp()) },
-        Command::SetBackstopAccount { account: Some(AccountId(7)) },
-        Command::Deposit { account: AccountId(7), amount: Quote(1_000_000_000) },
-        Command::SetIndexPrice { market: MarketId(0), index: Price(1_000), external_mark: None },
-        Command::SetIndexPrice { market: MarketId(1), index: Price(650_000), external_mark: None },
+        Command::SetRiskParams {
+            market: MarketId(0),
+            params: Box::new(simple),
+        },
+        Command::SetRiskParams {
+            market: MarketId(1),
+            params: Box::new(RiskParams::btc_perp()),
+        },
+        Command::SetBackstopAccount {
+            account: Some(AccountId(7)),
+        },
+        Command::Deposit {
+            account: AccountId(7),
+            amount: Quote(1_000_000_000),
+        },
+        Command::SetIndexPrice {
+            market: MarketId(0),
+            index: Price(1_000),
+            external_mark: None,
+        },
+        Command::SetIndexPrice {
+            market: MarketId(1),
+            index: Price(650_000),
+            external_mark: None,
+        },
     ] {
         *seq += 1;
-        engine.apply(&Sequenced { seq: *seq, ts_ns: *seq, command });
+        engine.apply(&Sequenced {
+            seq: *seq,
+            ts_ns: *seq,
+            command,
+        });
     }
 }
 
@@ -84,7 +107,11 @@ fn params(b: &mut Bytes<'_>) -> RiskParams {
     if let Ok(tiers) = MarginTiers::new(&[TierSpec::new(Quote(0), Ppm(mmr), leverage)]) {
         p.tiers = tiers;
     }
-    p.mark_source = if b.u8() % 2 == 0 { MarkSource::Index } else { MarkSource::Median };
+    p.mark_source = if b.u8() % 2 == 0 {
+        MarkSource::Index
+    } else {
+        MarkSource::Median
+    };
     p.fee_ppm_taker = i32::from(b.u8()) * 100;
     p.fee_ppm_maker = -p.fee_ppm_taker / 2;
     p.liquidation_fee_ppm = u32::from(b.u8()) * 100;
@@ -107,22 +134,43 @@ fn command(b: &mut Bytes<'_>, seq: u64) -> Command {
     let market = MarketId(u16::from(b.u8() % 4)); // 3 is unknown
     let scale = if market.0 == 1 { 650_000 } else { 1_000 };
     match b.u8() % 20 {
-        0 => Command::Deposit { account, amount: Quote(b.int(100_000)) },
-        1 => Command::Withdraw { account, amount: Quote(b.int(10_000)) },
-        2 => Command::SetLeverage { account, market, leverage: b.u16() % 1_100 },
+        0 => Command::Deposit {
+            account,
+            amount: Quote(b.int(100_000)),
+        },
+        1 => Command::Withdraw {
+            account,
+            amount: Quote(b.int(10_000)),
+        },
+        2 => Command::SetLeverage {
+            account,
+            market,
+            leverage: b.u16() % 1_100,
+        },
         3 => Command::SetMarginMode {
             account,
             market,
-            mode: if b.u8() % 2 == 0 { MarginMode::Cross } else { MarginMode::Isolated },
+            mode: if b.u8() % 2 == 0 {
+                MarginMode::Cross
+            } else {
+                MarginMode::Isolated
+            },
         },
-        4 => Command::TransferIsolatedMargin { account, market, amount: Quote(b.int(1_000)) },
+        4 => Command::TransferIsolatedMargin {
+            account,
+            market,
+            amount: Quote(b.int(1_000)),
+        },
         5 | 6 => Command::SetIndexPrice {
             market,
             index: Price(b.int(scale)),
             external_mark: (b.u8() % 4 == 0).then(|| Price(b.int(scale))),
         },
         7 => Command::FundingTick { market },
-        8 => Command::Cancel { account, order_id: OrderId(u64::from(b.u16()).min(seq)) },
+        8 => Command::Cancel {
+            account,
+            order_id: OrderId(u64::from(b.u16()).min(seq)),
+        },
         9 => Command::Amend {
             account,
             order_id: OrderId(u64::from(b.u16()).min(seq)),
@@ -133,14 +181,23 @@ fn command(b: &mut Bytes<'_>, seq: u64) -> Command {
             account,
             market: (b.u8() % 2 == 0).then_some(market),
         },
-        11 => Command::InsuranceDeposit { amount: Quote(b.int(1_000)) },
+        11 => Command::InsuranceDeposit {
+            amount: Quote(b.int(1_000)),
+        },
         // Operator changes while positions are open: every trigger must follow.
-        12 if b.u8() % 4 == 0 => Command::SetRiskParams { market, params: Box::new(params(b)) },
+        12 if b.u8() % 4 == 0 => Command::SetRiskParams {
+            market,
+            params: Box::new(params(b)),
+        },
         13 if b.u8() % 4 == 0 => Command::SetBackstopAccount {
             account: (b.u8() % 3 != 0).then_some(account),
         },
         _ => {
-            let kind = if b.u8() % 6 == 0 { OrderKind::Market } else { OrderKind::Limit };
+            let kind = if b.u8() % 6 == 0 {
+                OrderKind::Market
+            } else {
+                OrderKind::Limit
+            };
             let tif = match b.u8() % 6 {
                 0 => TimeInForce::Ioc,
                 1 => TimeInForce::Fok,
@@ -158,7 +215,11 @@ fn command(b: &mut Bytes<'_>, seq: u64) -> Command {
                 account,
                 market,
                 client_ref: u64::from(b.u8()),
-                side: if b.u8() % 2 == 0 { Side::Buy } else { Side::Sell },
+                side: if b.u8() % 2 == 0 {
+                    Side::Buy
+                } else {
+                    Side::Sell
+                },
                 kind,
                 price: Price(b.int(scale)),
                 qty: Qty(b.int(20)),
@@ -179,12 +240,24 @@ fuzz_target!(|data: &[u8]| {
     let mut b = Bytes(data);
     while !b.0.is_empty() {
         seq += 1;
-        let cmd = Sequenced { seq, ts_ns: seq, command: command(&mut b, seq) };
+        let cmd = Sequenced {
+            seq,
+            ts_ns: seq,
+            command: command(&mut b, seq),
+        };
         let events = engine.apply(&cmd).to_vec();
         if let Err(e) = oracle.check(&engine, &cmd, &events) {
             panic!("{e}");
         }
-        assert_eq!(replay.apply(&cmd), events.as_slice(), "replay diverged at {cmd:?}");
+        assert_eq!(
+            replay.apply(&cmd),
+            events.as_slice(),
+            "replay diverged at {cmd:?}"
+        );
     }
-    assert_eq!(replay.state_hash(), engine.state_hash(), "replay hash diverged");
+    assert_eq!(
+        replay.state_hash(),
+        engine.state_hash(),
+        "replay hash diverged"
+    );
 });

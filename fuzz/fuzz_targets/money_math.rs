@@ -82,7 +82,11 @@ fn check_mul_div(u: &mut Unstructured<'_>) -> Result<()> {
         fits_i128(&div(&product, &big(d), r))
     };
     assert_eq!(mul_div(a, b, d, r), want, "mul_div({a}, {b}, {d}, {r:?})");
-    let want = if d == 0 { None } else { fits_i128(&div(&big(a), &big(d), r)) };
+    let want = if d == 0 {
+        None
+    } else {
+        fits_i128(&div(&big(a), &big(d), r))
+    };
     assert_eq!(div_round(a, d, r), want, "div_round({a}, {d}, {r:?})");
     Ok(())
 }
@@ -108,10 +112,17 @@ fn check_fee(u: &mut Unstructured<'_>) -> Result<()> {
         return Ok(());
     }
     // A fee rounds up, a rebate toward zero: both the ceiling.
-    let want = fits_i64(&div(&(big(notional) * big(rate)), &big(1_000_000), Rounding::Ceil));
+    let want = fits_i64(&div(
+        &(big(notional) * big(rate)),
+        &big(1_000_000),
+        Rounding::Ceil,
+    ));
     match want {
         Some(w) => assert_eq!(got, Ok(Quote(w)), "fee of {notional} at {rate}"),
-        None => assert!(got.is_err(), "fee of {notional} at {rate} overflowed as {got:?}"),
+        None => assert!(
+            got.is_err(),
+            "fee of {notional} at {rate} overflowed as {got:?}"
+        ),
     }
     Ok(())
 }
@@ -128,7 +139,10 @@ fn check_funding(u: &mut Unstructured<'_>) -> Result<()> {
         .flatten();
     match want {
         Some(w) => assert_eq!(got, Ok(Quote(w)), "funding {size}·{price}·{c}·{rate}"),
-        None => assert!(got.is_err(), "funding {size}·{price}·{c}·{rate} gave {got:?}"),
+        None => assert!(
+            got.is_err(),
+            "funding {size}·{price}·{c}·{rate} gave {got:?}"
+        ),
     }
     // Settlement across a zero-sum set of positions: dust = −Σ payments, in 0..n.
     let n = u.int_in_range(1..=6usize)?;
@@ -140,7 +154,11 @@ fn check_funding(u: &mut Unstructured<'_>) -> Result<()> {
         sizes.push((i as u32, PositionSize(s)));
     }
     sizes.push((n as u32, PositionSize(-net)));
-    let (price, c, rate) = (u.int_in_range(1..=1_000_000_000)?, u.int_in_range(1..=10_000)?, u.int_in_range(-100_000_000..=100_000_000)?);
+    let (price, c, rate) = (
+        u.int_in_range(1..=1_000_000_000)?,
+        u.int_in_range(1..=10_000)?,
+        u.int_in_range(-100_000_000..=100_000_000)?,
+    );
     if let Ok(s) = settle_funding(&sizes, Price(price), c, FundingRate(rate)) {
         let total: i128 = s.payments.iter().map(|(_, q)| i128::from(q.0)).sum();
         assert_eq!(i128::from(s.dust.0), -total);
@@ -266,7 +284,11 @@ fn check_proceeds(u: &mut Unstructured<'_>) -> Result<()> {
     assert_eq!(big(p.fund_delta.0) + big(p.account_credit.0), delta);
     assert!(p.account_credit.0 >= 0);
     if delta > big(0) {
-        let fee = div(&(big(close.unsigned_abs()) * big(fee_max)), &big(1_000_000), Rounding::Ceil);
+        let fee = div(
+            &(big(close.unsigned_abs()) * big(fee_max)),
+            &big(1_000_000),
+            Rounding::Ceil,
+        );
         assert_eq!(big(p.fund_delta.0), fee.min(delta));
     }
     Ok(())
@@ -287,14 +309,20 @@ fn check_allocation(u: &mut Unstructured<'_>) -> Result<()> {
     let queue = allocate_queue(total, &weights).expect("total ≤ Σ weights");
     let pro = allocate_pro_rata(total, &weights).expect("total ≤ Σ weights");
     for shares in [&queue, &pro] {
-        assert_eq!(shares.iter().map(|s| i128::from(*s)).sum::<i128>(), i128::from(total));
+        assert_eq!(
+            shares.iter().map(|s| i128::from(*s)).sum::<i128>(),
+            i128::from(total)
+        );
         assert!(shares.iter().zip(&weights).all(|(s, w)| *s >= 0 && s <= w));
     }
     for (s, w) in pro.iter().zip(&weights) {
         // Within one unit of the exact share total·w/Σw.
         let exact_num = big(total) * big(*w);
         let lo = div(&exact_num, &big(sum.max(1)), Rounding::Floor);
-        assert!(big(*s) == lo || big(*s) == lo + 1, "pro-rata share {s} of weight {w}");
+        assert!(
+            big(*s) == lo || big(*s) == lo + 1,
+            "pro-rata share {s} of weight {w}"
+        );
     }
     Ok(())
 }
