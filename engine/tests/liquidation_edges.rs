@@ -547,3 +547,47 @@ fn insurance_order_filling_on_both_sides_of_bankruptcy_pays_only_the_net_shortfa
     assert_eq!(stage, cascade_engine::event::stage::ADL);
     assert_ne!(bits & outcome::CLOSED, 0);
 }
+
+/// Found while writing the oracle's waterfall rules: with a 0% maintenance tier (which the
+/// risk crate's tier rules allow) a position's maintenance margin is 0, and the waterfall's
+/// `maintenance > 0 && equity ≤ maintenance` never held — a bankrupt position was never
+/// liquidated and kept its negative equity. Such parameters are now refused.
+#[test]
+fn a_zero_maintenance_tier_is_refused_because_it_would_never_liquidate() {
+    let mut r = Run::new();
+    r.step(Command::AddMarket(MarketSpec::unit(MarketId(T), "T")));
+    let mut p = RiskParams::simple(0, 50);
+    p.mark_source = MarkSource::Index;
+    let events = r.step(Command::SetRiskParams {
+        market: MarketId(T),
+        params: Box::new(p),
+    });
+    assert!(
+        matches!(
+            events[..],
+            [Event::Rejected {
+                reason: Reject::InvalidRiskParams,
+                ..
+            }]
+        ),
+        "{events:?}"
+    );
+    // The smallest positive rate works, and liquidates a bankrupt position one tick past
+    // bankruptcy at the latest.
+    let mut p = RiskParams::simple(1, 50);
+    p.mark_source = MarkSource::Index;
+    r.step(Command::SetRiskParams {
+        market: MarketId(T),
+        params: Box::new(p),
+    });
+    r.deposit(MM, 1_000_000_000);
+    r.deposit(1, 1_000);
+    r.leverage(1, T, 50);
+    r.index(T, 1_000);
+    r.trade(1, MM, T, Side::Buy, 1_000, 40);
+    r.order(MM, T, Side::Buy, 975, 40);
+    let events = r.index(T, 974);
+    assert!(started(&events, 1), "{events:?}");
+    assert_eq!(r.position(1, T), 0);
+    assert!(r.engine.health(AccountId(1)).equity >= 0);
+}
