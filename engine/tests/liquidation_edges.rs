@@ -591,3 +591,41 @@ fn a_zero_maintenance_tier_is_refused_because_it_would_never_liquidate() {
     assert_eq!(r.position(1, T), 0);
     assert!(r.engine.health(AccountId(1)).equity >= 0);
 }
+
+/// Found by `engine_commands` (the audit's stale-trigger check): turning margining on for a
+/// matching-only market that already had positions left them unfiled for liquidation forever
+/// (a short with no collateral at all, liquidatable at every price), because no mark existed
+/// when the triggers were refreshed and the first mark refreshes nobody. Those positions carry
+/// no money to margin, so the command is refused until the market is flat.
+#[test]
+fn margining_a_matching_only_market_with_open_positions_is_refused() {
+    let mut r = Run::new();
+    r.step(Command::AddMarket(MarketSpec::unit(MarketId(T), "T")));
+    r.trade(1, 2, T, Side::Buy, 1_000, 10);
+    let set = |r: &mut Run| {
+        r.step(Command::SetRiskParams {
+            market: MarketId(T),
+            params: Box::new(simple()),
+        })
+    };
+    let events = set(&mut r);
+    assert!(
+        matches!(
+            events[..],
+            [Event::Rejected {
+                reason: Reject::InvalidRiskParams,
+                ..
+            }]
+        ),
+        "{events:?}"
+    );
+    // Flat again (and with an order resting), it may be margined.
+    r.trade(1, 2, T, Side::Sell, 1_000, 10);
+    r.order(3, T, Side::Buy, 900, 5);
+    let events = set(&mut r);
+    assert!(
+        matches!(events[..], [Event::RiskParamsSet { .. }]),
+        "{events:?}"
+    );
+    r.index(T, 1_000);
+}
