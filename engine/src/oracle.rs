@@ -21,6 +21,9 @@
 //! - `LiquidationEnded`: `closed` matches the positions, `CLOSED` means flat, and negative
 //!   equity only with `BAD_DEBT` and `INSURANCE_EXHAUSTED` and an empty fund.
 //! - Funding dust is `paid − received` and never negative.
+//! - No margin pool with an open position is left below zero equity, unless its waterfall is
+//!   under way (a cooldown, or the command used its whole liquidation budget), ended in this
+//!   command, or once ended in bad debt.
 
 use crate::command::{Command, Sequenced, Side};
 use crate::event::{outcome, Event, InsuranceReason};
@@ -85,6 +88,12 @@ pub struct Oracle {
     reduce_only: BTreeSet<u64>,
     fund: i64,
     coverage: Coverage,
+    /// Accounts a liquidation left in bad debt (negative equity the fund could not cover).
+    bad_debt: BTreeSet<u32>,
+    /// Accounts whose liquidation ended in the command being checked.
+    ended_now: BTreeSet<u32>,
+    /// Liquidations started in the command being checked.
+    started_now: u32,
 }
 
 type Check = Result<(), String>;
@@ -117,10 +126,13 @@ impl Oracle {
     /// The first broken rule, naming the command.
     pub fn check(&mut self, engine: &Engine, cmd: &Sequenced<Command>, events: &[Event]) -> Check {
         self.coverage.commands += 1;
+        self.ended_now.clear();
+        self.started_now = 0;
         let result = engine
             .audit()
             .and_then(|()| self.follow(engine, cmd, events))
-            .and_then(|()| self.compare(engine));
+            .and_then(|()| self.compare(engine))
+            .and_then(|()| self.no_negative_equity_left(engine));
         result.map_err(|e| format!("after seq {} ({:?}): {e}", cmd.seq, cmd.command))
     }
 
@@ -203,6 +215,7 @@ impl Oracle {
                 } => {
                     ensure!(span.is_none(), "a liquidation started inside another");
                     self.coverage.liquidations += 1;
+                    self.started_now += 1;
                     span = Some(self.start(engine, account.0, market.0, equity.0, mark.0)?);
                 }
                 Event::Deleveraged { .. } => {
@@ -455,8 +468,10 @@ impl Oracle {
             haircut.0 >= 0 && haircut_min.0 >= 0,
             "negative haircut: {e:?}"
         );
+        self.ended_now.insert(s.account);
         if equity.0 < 0 {
             self.coverage.bad_debt += 1;
+            self.bad_debt.insert(s.account);
             ensure!(
                 bits & outcome::BAD_DEBT != 0 && bits & outcome::INSURANCE_EXHAUSTED != 0,
                 "negative equity {} not flagged: {e:?}",
@@ -506,6 +521,53 @@ impl Oracle {
                     s.first_shortfall
                 );
             }
+        }
+        Ok(())
+    }
+
+    /// After a command, no margin pool is below zero unless its waterfall is still under way
+    /// (a cooldown, or the per-command liquidation budget ran out), just ended, or left bad
+    /// debt: a bankrupt account the engine has not noticed is a stale or missing trigger.
+    fn no_negative_equity_left(&self, engine: &Engine) -> Check {
+        if self.started_now >= engine.limits().liquidations_per_command_max {
+            return Ok(());
+        }
+        let accounts = engine.accounts();
+        for a in 0..u32::try_from(accounts.len()).map_err(|e| e.to_string())? {
+            if self.bad_debt.contains(&a) || self.ended_now.contains(&a) {
+                continue;
+            }
+            let mut cooling = false;
+            let mut cross_open = false;
+            for h in accounts.positions_of(a) {
+                let p = accounts.get(h);
+                cooling |= p.cooldown_until_ns > 0;
+                let Some(m) = engine.market(crate::MarketId(p.market)) else {
+                    continue;
+                };
+                let Some(mark) = m.risk.as_ref().and_then(|r| r.mark) else {
+                    continue;
+                };
+                if p.size == 0 {
+                    continue;
+                }
+                if p.mode == crate::account::MarginMode::Isolated {
+                    let equity = i128::from(p.isolated_margin)
+                        + crate::margin::value(p, mark.0, m.spec.quote_per_tick_lot);
+                    ensure!(
+                        equity >= 0 || p.cooldown_until_ns > 0,
+                        "account {a}: isolated position in market {} left at equity {equity}",
+                        p.market
+                    );
+                } else {
+                    cross_open = true;
+                }
+            }
+            let equity = engine.health(crate::AccountId(a)).equity;
+            ensure!(
+                !cross_open || equity >= 0 || cooling,
+                "account {a}: cross equity {equity} left below zero with open positions"
+            );
         }
         Ok(())
     }
