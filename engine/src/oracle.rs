@@ -22,8 +22,8 @@
 //!   equity only with `BAD_DEBT` and `INSURANCE_EXHAUSTED` and an empty fund.
 //! - Funding dust is `paid − received` and never negative.
 //! - No margin pool with an open position is left below zero equity, unless its waterfall is
-//!   under way (a cooldown, or the command used its whole liquidation budget), ended in this
-//!   command, or once ended in bad debt.
+//!   under way (a cooldown, or a crossed trigger waiting for the next command's budget), ended
+//!   in this command, or once ended in bad debt.
 
 use crate::command::{Command, Sequenced, Side};
 use crate::event::{outcome, Event, InsuranceReason};
@@ -92,8 +92,6 @@ pub struct Oracle {
     bad_debt: BTreeSet<u32>,
     /// Accounts whose liquidation ended in the command being checked.
     ended_now: BTreeSet<u32>,
-    /// Liquidations started in the command being checked.
-    started_now: u32,
 }
 
 type Check = Result<(), String>;
@@ -127,7 +125,6 @@ impl Oracle {
     pub fn check(&mut self, engine: &Engine, cmd: &Sequenced<Command>, events: &[Event]) -> Check {
         self.coverage.commands += 1;
         self.ended_now.clear();
-        self.started_now = 0;
         let result = engine
             .audit()
             .and_then(|()| self.follow(engine, cmd, events))
@@ -215,7 +212,6 @@ impl Oracle {
                 } => {
                     ensure!(span.is_none(), "a liquidation started inside another");
                     self.coverage.liquidations += 1;
-                    self.started_now += 1;
                     span = Some(self.start(engine, account.0, market.0, equity.0, mark.0)?);
                 }
                 Event::Deleveraged { .. } => {
@@ -526,36 +522,43 @@ impl Oracle {
     }
 
     /// After a command, no margin pool is below zero unless its waterfall is still under way
-    /// (a cooldown, or the per-command liquidation budget ran out), just ended, or left bad
-    /// debt: a bankrupt account the engine has not noticed is a stale or missing trigger.
+    /// (a cooldown, or a crossed trigger left for the next command when the per-command
+    /// liquidation budget ran out), just ended, or left bad debt: a bankrupt account the engine
+    /// has not noticed is a stale or missing trigger.
     fn no_negative_equity_left(&self, engine: &Engine) -> Check {
-        if self.started_now >= engine.limits().liquidations_per_command_max {
-            return Ok(());
-        }
         let accounts = engine.accounts();
         for a in 0..u32::try_from(accounts.len()).map_err(|e| e.to_string())? {
             if self.bad_debt.contains(&a) || self.ended_now.contains(&a) {
                 continue;
             }
-            let mut cooling = false;
+            // Under way: cooling down, or filed with a crossed trigger (the command's budget,
+            // which cooldown re-checks also spend, ran out before it).
+            let mut pending = false;
             let mut cross_open = false;
             for h in accounts.positions_of(a) {
                 let p = accounts.get(h);
-                cooling |= p.cooldown_until_ns > 0;
                 let Some(m) = engine.market(crate::MarketId(p.market)) else {
                     continue;
                 };
-                let Some(mark) = m.risk.as_ref().and_then(|r| r.mark) else {
+                let Some((risk, mark)) = m.risk.as_ref().and_then(|r| Some((r, r.mark?))) else {
                     continue;
                 };
                 if p.size == 0 {
                     continue;
                 }
+                let meta = &accounts.heap_meta;
+                let crossed = match meta.get(h as usize) {
+                    Some(t) if p.size > 0 => risk.longs.contains(meta, h) && mark.0 <= t.price,
+                    Some(t) => risk.shorts.contains(meta, h) && mark.0 >= t.price,
+                    None => false,
+                };
+                let under_way = p.cooldown_until_ns > 0 || crossed;
+                pending |= under_way;
                 if p.mode == crate::account::MarginMode::Isolated {
                     let equity = i128::from(p.isolated_margin)
                         + crate::margin::value(p, mark.0, m.spec.quote_per_tick_lot);
                     ensure!(
-                        equity >= 0 || p.cooldown_until_ns > 0,
+                        equity >= 0 || under_way,
                         "account {a}: isolated position in market {} left at equity {equity}",
                         p.market
                     );
@@ -565,7 +568,7 @@ impl Oracle {
             }
             let equity = engine.health(crate::AccountId(a)).equity;
             ensure!(
-                !cross_open || equity >= 0 || cooling,
+                !cross_open || equity >= 0 || pending,
                 "account {a}: cross equity {equity} left below zero with open positions"
             );
         }
