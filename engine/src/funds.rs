@@ -243,7 +243,13 @@ impl Engine {
         else {
             return self.reject_event(AccountId(0), u64::from(market.0), Reject::UnknownMarket);
         };
-        if params.validate().is_err() || params.position_lots_max > m.spec.qty_max.0 {
+        // A matching-only market's positions carry no money (no quote balance, no margin): they
+        // cannot be margined after the fact, and would never be filed for liquidation.
+        let unmargined_positions = m.risk.is_none() && m.open_interest != 0;
+        if params.validate().is_err()
+            || params.position_lots_max > m.spec.qty_max.0
+            || unmargined_positions
+        {
             return self.reject_event(AccountId(0), u64::from(market.0), Reject::InvalidRiskParams);
         }
         match m.risk.as_mut() {

@@ -17,6 +17,8 @@ pub mod limits;
 pub mod liquidation;
 pub mod margin;
 pub mod market;
+#[cfg(feature = "sim")]
+pub mod oracle;
 pub mod pricing;
 pub mod reject;
 pub mod render;
@@ -26,6 +28,8 @@ pub mod scenario;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod state;
+#[cfg(feature = "sim")]
+pub mod story;
 pub mod trigger;
 
 pub use command::{

@@ -74,7 +74,8 @@ pub enum Reject {
     PositionsLimit = 31,
     /// Margin mode can change only with no position and no resting orders in the market.
     MarginModeLocked = 32,
-    /// The market's risk parameters are inconsistent.
+    /// The market's risk parameters are inconsistent, or would turn margining on for a
+    /// matching-only market that has open positions.
     InvalidRiskParams = 33,
     /// A deposit, withdrawal or transfer amount must be above zero.
     AmountNotPositive = 34,

@@ -117,7 +117,11 @@ impl RiskParams {
             && self.mark_basis_ppm <= 1_000_000
             && self.mark_clamp_ppm < 1_000_000
             && self.position_lots_max > 0
-            && self.funding_interval_ns > 0;
+            && self.funding_interval_ns > 0
+            // A 0% maintenance tier would never liquidate: the waterfall runs on
+            // `equity ≤ maintenance` with maintenance above zero, so a bankrupt position in it
+            // would keep its negative equity. Rates never fall with size, so the first decides.
+            && self.tiers.tiers().first().is_some_and(|t| t.mmr().get() > 0);
         if ok {
             Ok(())
         } else {

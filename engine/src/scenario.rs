@@ -84,6 +84,10 @@ struct Runner {
     line: usize,
     /// Added to every command's timestamp by `advance`.
     time_offset_ns: u64,
+    /// The event oracle, in test builds (the `sim` feature): every scenario, golden files
+    /// included, is checked by it command by command.
+    #[cfg(feature = "sim")]
+    oracle: crate::oracle::Oracle,
 }
 
 /// Runs a scenario script (the part before [`EXPECTED_MARKER`], if present).
@@ -103,6 +107,8 @@ pub fn run(text: &str) -> Result<Outcome, ScenarioError> {
         failures: Vec::new(),
         line: 0,
         time_offset_ns: 0,
+        #[cfg(feature = "sim")]
+        oracle: crate::oracle::Oracle::new(),
     };
     for (i, raw) in script.lines().enumerate() {
         r.line = i + 1;
@@ -700,7 +706,10 @@ impl Runner {
             let text = event_line(&self.engine, self.accounts.as_slice(), e);
             let _ = writeln!(self.out, "    {text}");
         }
-        self.engine.audit().map_err(|e| {
+        let checked = self.engine.audit();
+        #[cfg(feature = "sim")]
+        let checked = checked.and_then(|()| self.oracle.check(&self.engine, &cmd, &events));
+        checked.map_err(|e| {
             // Show the step that broke it: its command and events are the last lines written.
             let start = self.out.rfind(&format!("[{}] ", self.seq)).unwrap_or(0);
             self.err(format!("invariant broken: {e}\n{}", &self.out[start..]))

@@ -141,8 +141,9 @@ pub enum Rounding {
 
 /// Computes `a * b / d` in `i128` with the named rounding.
 ///
-/// Returns `None` when `d == 0` or the result does not fit in `i128` (it cannot, for `i64`
-/// inputs, except with `d == 0` or `i128::MIN / -1`).
+/// Returns `None` when `d == 0`, or when the product `a·b` or the result does not fit in
+/// `i128` — even if the quotient would (`mul_div(2^100, 2^100, 2^100)` is `None`). For `i64`
+/// inputs the product always fits, so only `d == 0` gives `None`.
 ///
 /// # Rounding
 /// Exact floor or ceiling of the true rational result, for any signs.
@@ -217,6 +218,24 @@ mod tests {
         assert_eq!(div_round(6, 3, Rounding::Ceil), Some(2));
         assert_eq!(div_round(1, 0, Rounding::Floor), None);
         assert_eq!(div_round(i128::MIN, -1, Rounding::Floor), None);
+    }
+
+    /// Found by the money_math fuzz target's big-integer oracle: the documentation promised
+    /// `None` only for a result that does not fit, but an overflowing product gives `None` too.
+    #[test]
+    fn mul_div_is_none_when_the_product_overflows_even_if_the_quotient_fits() {
+        let big = 1i128 << 100;
+        assert_eq!(mul_div(big, big, big, Rounding::Floor), None);
+        assert_eq!(mul_div(big, 1, big, Rounding::Floor), Some(1));
+        assert_eq!(
+            mul_div(
+                i128::from(i64::MIN),
+                i128::from(i64::MIN),
+                1,
+                Rounding::Ceil
+            ),
+            Some(1i128 << 126)
+        );
     }
 
     #[test]

@@ -1,0 +1,647 @@
+//! The event-level oracle for tests, the simulator and the fuzzers (the `sim` feature; the
+//! engine itself never uses it).
+//!
+//! The state audit ([`crate::invariants`]) sees one moment; this oracle follows each command's
+//! events and checks what only the sequence shows. It keeps its own copy of every position,
+//! moved by events alone, so a position the engine changed without saying so is caught.
+//!
+//! # Checks, after every command
+//! - The state audit: books, indexes, open interest, money conservation, triggers.
+//! - Positions replayed from `Trade`, `Backstop` and `Deleveraged` events equal the engine's,
+//!   and the insurance fund replayed from `InsuranceFund` events equals the treasury's.
+//! - Reduce-only orders (the engine's liquidation orders included) never increase a position
+//!   or flip its side.
+//! - A liquidation's first order never fills worse than the bankruptcy price the account had
+//!   when it started (`equity` and `mark` of `LiquidationStarted`), except as the insurance
+//!   stage's order, which needs a fund and after which the fund pays exactly the net shortfall
+//!   of the order's fills (or everything it has).
+//! - Auto-deleveraging takes opposite positions, never the liquidated account's own, in
+//!   ranking order (ranks strictly increase, at one price); under the queue policy every
+//!   counterparty but the last is closed in full, ranks from 0 with no gap.
+//! - `LiquidationEnded`: `closed` matches the positions, `CLOSED` means flat, and negative
+//!   equity only with `BAD_DEBT` and `INSURANCE_EXHAUSTED` and an empty fund.
+//! - Funding dust is `paid − received` and never negative.
+//! - No margin pool with an open position is left below zero equity, unless its waterfall is
+//!   under way (a cooldown, or a crossed trigger waiting for the next command's budget), ended
+//!   in this command, or once ended in bad debt.
+
+use crate::command::{Command, Sequenced, Side};
+use crate::event::{outcome, Event, InsuranceReason};
+use crate::risk_params::AdlPolicy;
+use crate::state::{Engine, LIQUIDATION_ORDER_BIT};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Counts of what the checked streams exercised, so a test can insist the generator reached
+/// the interesting paths.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// Commands checked.
+    pub commands: u64,
+    /// Trades.
+    pub trades: u64,
+    /// Liquidations started.
+    pub liquidations: u64,
+    /// Fills of the engine's liquidation orders.
+    pub liquidation_fills: u64,
+    /// Backstop take-overs.
+    pub backstops: u64,
+    /// Insurance fund shortfall payments.
+    pub shortfalls: u64,
+    /// Auto-deleveraging fills.
+    pub deleveraged: u64,
+    /// Liquidations that ended in bad debt.
+    pub bad_debt: u64,
+    /// Funding settlements.
+    pub fundings: u64,
+    /// Fills of reduce-only orders.
+    pub reduce_only_fills: u64,
+}
+
+/// One liquidation in progress, from `LiquidationStarted` to `LiquidationEnded`.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    account: u32,
+    market: u16,
+    size0: i64,
+    bankrupt0: i64,
+    quote_per_tick_lot: i128,
+    first_order: Option<u64>,
+    /// Σ (bankruptcy − price) × lots × c of the first order's fills (long; mirrored for short).
+    first_shortfall: i128,
+    first_worse: bool,
+    /// The fund's shortfall payment right after the first order: (paid, fund balance after).
+    first_paid: Option<(i128, i64)>,
+    /// Another liquidation order or stage began after the first order.
+    first_done: bool,
+    /// The insurance fund when the liquidation started.
+    fund_at_start: i64,
+    last_rank: Option<u32>,
+    adl_price: Option<i64>,
+    /// A queue counterparty left with a position before a later one was taken.
+    queue_gap: Option<u32>,
+}
+
+/// Follows a stream command by command; see the module documentation.
+#[derive(Clone, Debug, Default)]
+pub struct Oracle {
+    positions: BTreeMap<(u32, u16), i64>,
+    reduce_only: BTreeSet<u64>,
+    fund: i64,
+    coverage: Coverage,
+    /// Accounts a liquidation left in bad debt (negative equity the fund could not cover).
+    bad_debt: BTreeSet<u32>,
+    /// Accounts whose liquidation ended in the command being checked.
+    ended_now: BTreeSet<u32>,
+}
+
+type Check = Result<(), String>;
+
+macro_rules! ensure {
+    ($cond:expr, $($arg:tt)+) => {
+        if !$cond {
+            return Err(format!($($arg)+));
+        }
+    };
+}
+
+impl Oracle {
+    /// An oracle for an engine that has applied nothing yet.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// What the checked commands exercised.
+    #[must_use]
+    pub fn coverage(&self) -> Coverage {
+        self.coverage
+    }
+
+    /// Checks one command: `events` are what `engine.apply(cmd)` returned, `engine` the state
+    /// after it.
+    ///
+    /// # Errors
+    /// The first broken rule, naming the command.
+    pub fn check(&mut self, engine: &Engine, cmd: &Sequenced<Command>, events: &[Event]) -> Check {
+        self.coverage.commands += 1;
+        self.ended_now.clear();
+        let result = engine
+            .audit()
+            .and_then(|()| self.follow(engine, cmd, events))
+            .and_then(|()| self.compare(engine))
+            .and_then(|()| self.no_negative_equity_left(engine));
+        result.map_err(|e| format!("after seq {} ({:?}): {e}", cmd.seq, cmd.command))
+    }
+
+    fn pos(&self, account: u32, market: u16) -> i64 {
+        self.positions.get(&(account, market)).copied().unwrap_or(0)
+    }
+
+    fn set(&mut self, account: u32, market: u16, size: i64) {
+        if size == 0 {
+            self.positions.remove(&(account, market));
+        } else {
+            self.positions.insert((account, market), size);
+        }
+    }
+
+    fn follow(&mut self, engine: &Engine, cmd: &Sequenced<Command>, events: &[Event]) -> Check {
+        let placed_reduce_only = matches!(&cmd.command, Command::Place(o) if o.reduce_only);
+        let adl_policy_changes = matches!(&cmd.command, Command::SetRiskParams { .. });
+        let mut span: Option<Span> = None;
+        for e in events {
+            match *e {
+                Event::Accepted { order_id, .. } if placed_reduce_only => {
+                    self.reduce_only.insert(order_id.0);
+                }
+                Event::Cancelled { order_id, .. } => {
+                    self.reduce_only.remove(&order_id.0);
+                }
+                Event::Trade { .. } => self.trade(e, &mut span)?,
+                Event::Backstop {
+                    account,
+                    vault,
+                    market,
+                    size,
+                    ..
+                } => {
+                    self.coverage.backstops += 1;
+                    let before = self.pos(account.0, market.0);
+                    ensure!(
+                        before == size,
+                        "backstop took {size} lots of {account:?} holding {before}"
+                    );
+                    self.set(account.0, market.0, 0);
+                    let v = self.pos(vault.0, market.0) + size;
+                    self.set(vault.0, market.0, v);
+                    if let Some(s) = span.as_mut() {
+                        s.first_done |= s.first_order.is_some();
+                    }
+                }
+                Event::InsuranceFund {
+                    account,
+                    delta,
+                    balance,
+                    reason,
+                } => {
+                    ensure!(
+                        i128::from(self.fund) + i128::from(delta.0) == i128::from(balance.0),
+                        "insurance fund {} + {} != balance {}",
+                        self.fund,
+                        delta.0,
+                        balance.0
+                    );
+                    ensure!(balance.0 >= 0, "insurance fund below zero: {}", balance.0);
+                    self.fund = balance.0;
+                    if reason == InsuranceReason::Shortfall {
+                        self.coverage.shortfalls += 1;
+                        ensure!(delta.0 <= 0, "a shortfall paid into the fund: {e:?}");
+                        if let Some(s) = span.as_mut().filter(|s| s.account == account.0) {
+                            if s.first_order.is_some() && !s.first_done && s.first_paid.is_none() {
+                                s.first_paid = Some((-i128::from(delta.0), balance.0));
+                            }
+                        }
+                    }
+                }
+                Event::LiquidationStarted {
+                    account,
+                    market,
+                    equity,
+                    mark,
+                    ..
+                } => {
+                    ensure!(span.is_none(), "a liquidation started inside another");
+                    self.coverage.liquidations += 1;
+                    span = Some(self.start(engine, account.0, market.0, equity.0, mark.0)?);
+                }
+                Event::Deleveraged { .. } => {
+                    let policy = engine
+                        .market(crate::MarketId(match *e {
+                            Event::Deleveraged { market, .. } => market.0,
+                            _ => 0,
+                        }))
+                        .and_then(|m| m.risk.as_ref())
+                        .map(|r| r.params.adl);
+                    let queue = policy == Some(AdlPolicy::Queue) && !adl_policy_changes;
+                    self.deleveraged(e, span.as_mut(), queue)?;
+                }
+                Event::LiquidationEnded { .. } => {
+                    let s = span
+                        .take()
+                        .ok_or("a liquidation ended that never started")?;
+                    self.end(e, &s)?;
+                }
+                Event::Funding {
+                    paid,
+                    received,
+                    dust,
+                    ..
+                } => {
+                    self.coverage.fundings += 1;
+                    ensure!(
+                        dust.0 >= 0
+                            && i128::from(paid.0) - i128::from(received.0) == i128::from(dust.0),
+                        "funding dust {} != paid {} − received {}",
+                        dust.0,
+                        paid.0,
+                        received.0
+                    );
+                }
+                _ => {}
+            }
+        }
+        ensure!(span.is_none(), "a liquidation never ended");
+        Ok(())
+    }
+
+    fn trade(&mut self, e: &Event, span: &mut Option<Span>) -> Check {
+        let Event::Trade {
+            market,
+            maker_order,
+            taker_order,
+            maker_account,
+            taker_account,
+            taker_side,
+            price,
+            qty,
+            maker_open,
+        } = *e
+        else {
+            return Ok(());
+        };
+        self.coverage.trades += 1;
+        ensure!(qty.0 > 0, "a trade of {} lots", qty.0);
+        let m = market.0;
+        let (maker, taker) = (maker_account.0, taker_account.0);
+        let before = (self.pos(maker, m), self.pos(taker, m));
+        let signed = taker_side.sign() * qty.0;
+        self.set(taker, m, self.pos(taker, m) + signed);
+        self.set(maker, m, self.pos(maker, m) - signed);
+        let after = (self.pos(maker, m), self.pos(taker, m));
+        let liquidation = taker_order.0 & LIQUIDATION_ORDER_BIT != 0;
+        if self.reduce_only.contains(&maker_order.0) {
+            self.coverage.reduce_only_fills += 1;
+            reduces(before.0, after.0, maker_order.0)?;
+        }
+        if liquidation || self.reduce_only.contains(&taker_order.0) {
+            self.coverage.reduce_only_fills += 1;
+            reduces(before.1, after.1, taker_order.0)?;
+        }
+        if maker_open.0 == 0 {
+            self.reduce_only.remove(&maker_order.0);
+        }
+        if !liquidation {
+            return Ok(());
+        }
+        self.coverage.liquidation_fills += 1;
+        let Some(s) = span.as_mut() else {
+            return Err("a liquidation order traded outside a liquidation".into());
+        };
+        ensure!(
+            s.account == taker && s.market == m,
+            "liquidation order of {taker} in market {m} inside the liquidation of {} in {}",
+            s.account,
+            s.market
+        );
+        if s.first_order.is_none() {
+            s.first_order = Some(taker_order.0);
+        }
+        if s.first_order != Some(taker_order.0) {
+            s.first_done = true;
+            return Ok(());
+        }
+        // A long is sold: each lot below bankruptcy is a shortfall; a short is bought back.
+        let per_lot = match taker_side {
+            Side::Sell => s.bankrupt0 - price.0,
+            Side::Buy => price.0 - s.bankrupt0,
+        };
+        s.first_worse |= per_lot > 0;
+        s.first_shortfall += i128::from(per_lot) * i128::from(qty.0) * s.quote_per_tick_lot;
+        Ok(())
+    }
+
+    fn start(
+        &self,
+        engine: &Engine,
+        account: u32,
+        market: u16,
+        equity: i64,
+        mark: i64,
+    ) -> Result<Span, String> {
+        let size0 = self.pos(account, market);
+        ensure!(
+            size0 != 0,
+            "liquidation of a flat position: {account} in {market}"
+        );
+        let spec = engine
+            .market(crate::MarketId(market))
+            .ok_or("liquidation in an unknown market")?
+            .spec;
+        let c = i128::from(spec.quote_per_tick_lot);
+        // Where the pool's equity is zero with this position at price p and everything else
+        // as at the mark: equity + size·(p − mark)·c = 0, rounded against the account.
+        let per_tick = i128::from(size0) * c;
+        let exact_num = i128::from(mark) * per_tick - i128::from(equity);
+        let b = if size0 > 0 {
+            div_ceil(exact_num, per_tick)
+        } else {
+            div_floor(exact_num, per_tick)
+        };
+        let b = b.clamp(1, i128::from(spec.price_max.0));
+        Ok(Span {
+            account,
+            market,
+            size0,
+            bankrupt0: i64::try_from(b).map_err(|e| e.to_string())?,
+            quote_per_tick_lot: c,
+            first_order: None,
+            first_shortfall: 0,
+            first_worse: false,
+            first_paid: None,
+            first_done: false,
+            fund_at_start: self.fund,
+            last_rank: None,
+            adl_price: None,
+            queue_gap: None,
+        })
+    }
+
+    fn deleveraged(&mut self, e: &Event, span: Option<&mut Span>, queue: bool) -> Check {
+        let Event::Deleveraged {
+            account,
+            counterparty,
+            market,
+            qty,
+            price,
+            rank,
+        } = *e
+        else {
+            return Ok(());
+        };
+        self.coverage.deleveraged += 1;
+        let s = span.ok_or("deleveraged outside a liquidation")?;
+        ensure!(
+            s.account == account.0 && s.market == market.0,
+            "ADL of {account:?} inside the liquidation of {}",
+            s.account
+        );
+        ensure!(
+            counterparty != account,
+            "ADL against the liquidated account itself"
+        );
+        let (liq, cp) = (
+            self.pos(account.0, market.0),
+            self.pos(counterparty.0, market.0),
+        );
+        ensure!(
+            qty.0 > 0 && liq.abs() >= qty.0 && cp.abs() >= qty.0 && liq.signum() == -cp.signum(),
+            "ADL of {} lots between {liq} and counterparty {cp}",
+            qty.0
+        );
+        ensure!(
+            s.last_rank.is_none_or(|r| r < rank),
+            "ADL rank {rank} after {:?}",
+            s.last_rank
+        );
+        ensure!(
+            s.adl_price.is_none_or(|p| p == price.0),
+            "ADL at two prices in one liquidation"
+        );
+        if queue {
+            ensure!(
+                s.queue_gap.is_none(),
+                "queue ADL took rank {rank} after rank {:?} kept a position",
+                s.queue_gap
+            );
+            ensure!(
+                rank == s.last_rank.map_or(0, |r| r + 1),
+                "queue ADL skipped to rank {rank}"
+            );
+        }
+        s.last_rank = Some(rank);
+        s.adl_price = Some(price.0);
+        s.first_done |= s.first_order.is_some();
+        let step = liq.signum() * qty.0;
+        self.set(account.0, market.0, liq - step);
+        self.set(counterparty.0, market.0, cp + step);
+        if cp + step != 0 {
+            s.queue_gap = Some(rank);
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, e: &Event, s: &Span) -> Check {
+        let Event::LiquidationEnded {
+            account,
+            market,
+            outcome: bits,
+            closed,
+            equity,
+            haircut,
+            haircut_min,
+            ..
+        } = *e
+        else {
+            return Ok(());
+        };
+        ensure!(
+            account.0 == s.account && market.0 == s.market,
+            "liquidation of {} ended as {account:?}",
+            s.account
+        );
+        let now = self.pos(s.account, s.market);
+        ensure!(
+            closed.0 == s.size0.abs() - now.abs() && now.signum() != -s.size0.signum(),
+            "closed {} but the position went {} → {now}",
+            closed.0,
+            s.size0
+        );
+        ensure!(
+            (bits & outcome::CLOSED != 0) == (now == 0),
+            "outcome {bits:#b} with position {now}"
+        );
+        ensure!(
+            haircut.0 >= 0 && haircut_min.0 >= 0,
+            "negative haircut: {e:?}"
+        );
+        self.ended_now.insert(s.account);
+        if equity.0 < 0 {
+            self.coverage.bad_debt += 1;
+            self.bad_debt.insert(s.account);
+            ensure!(
+                bits & outcome::BAD_DEBT != 0 && bits & outcome::INSURANCE_EXHAUSTED != 0,
+                "negative equity {} not flagged: {e:?}",
+                equity.0
+            );
+            ensure!(
+                self.fund == 0,
+                "bad debt {} left while the insurance fund holds {}",
+                equity.0,
+                self.fund
+            );
+        } else {
+            ensure!(
+                bits & outcome::BAD_DEBT == 0,
+                "bad debt flagged at equity {}",
+                equity.0
+            );
+        }
+        if s.first_worse {
+            // Past bankruptcy only through the insurance stage (a book-stage order is limited
+            // to the bankruptcy price), which needs a fund and pays the net shortfall of its
+            // fills at once; fills better than bankruptcy in the same order offset worse ones.
+            ensure!(
+                s.fund_at_start > 0,
+                "liquidation filled past bankruptcy {} with an empty insurance fund",
+                s.bankrupt0
+            );
+            // Netting to zero or better, the order costs the fund nothing; a payment after it
+            // is for negative equity left at the end (the waterfall's last step).
+            if s.first_shortfall > 0 {
+                let Some((paid, balance)) = s.first_paid else {
+                    return Err(format!(
+                        "liquidation filled past bankruptcy {} (shortfall {}) with no fund \
+                         payment",
+                        s.bankrupt0, s.first_shortfall
+                    ));
+                };
+                ensure!(
+                    paid == s.first_shortfall || (paid < s.first_shortfall && balance == 0),
+                    "the fund paid {paid} for a shortfall of {} past bankruptcy {}",
+                    s.first_shortfall,
+                    s.bankrupt0
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// After a command, no margin pool is below zero unless its waterfall is still under way
+    /// (a cooldown, or a crossed trigger left for the next command when the per-command
+    /// liquidation budget ran out), just ended, or left bad debt: a bankrupt account the engine
+    /// has not noticed is a stale or missing trigger.
+    fn no_negative_equity_left(&self, engine: &Engine) -> Check {
+        let accounts = engine.accounts();
+        for a in 0..u32::try_from(accounts.len()).map_err(|e| e.to_string())? {
+            if self.bad_debt.contains(&a) || self.ended_now.contains(&a) {
+                continue;
+            }
+            // Under way: cooling down, or filed with a crossed trigger (the command's budget,
+            // which cooldown re-checks also spend, ran out before it).
+            let mut pending = false;
+            let mut cross_open = false;
+            for h in accounts.positions_of(a) {
+                let p = accounts.get(h);
+                let Some(m) = engine.market(crate::MarketId(p.market)) else {
+                    continue;
+                };
+                let Some((risk, mark)) = m.risk.as_ref().and_then(|r| Some((r, r.mark?))) else {
+                    continue;
+                };
+                if p.size == 0 {
+                    continue;
+                }
+                let meta = &accounts.heap_meta;
+                let crossed = match meta.get(h as usize) {
+                    Some(t) if p.size > 0 => risk.longs.contains(meta, h) && mark.0 <= t.price,
+                    Some(t) => risk.shorts.contains(meta, h) && mark.0 >= t.price,
+                    None => false,
+                };
+                let under_way = p.cooldown_until_ns > 0 || crossed;
+                pending |= under_way;
+                if p.mode == crate::account::MarginMode::Isolated {
+                    let equity = i128::from(p.isolated_margin)
+                        + crate::margin::value(p, mark.0, m.spec.quote_per_tick_lot);
+                    ensure!(
+                        equity >= 0 || under_way,
+                        "account {a}: isolated position in market {} left at equity {equity}",
+                        p.market
+                    );
+                } else {
+                    cross_open = true;
+                }
+            }
+            let equity = engine.health(crate::AccountId(a)).equity;
+            ensure!(
+                !cross_open || equity >= 0 || pending,
+                "account {a}: cross equity {equity} left below zero with open positions"
+            );
+        }
+        Ok(())
+    }
+
+    fn compare(&self, engine: &Engine) -> Check {
+        for p in engine.accounts().all_positions() {
+            let mine = self.pos(p.account, p.market);
+            ensure!(
+                mine == p.size,
+                "account {} market {}: position {} but events say {mine}",
+                p.account,
+                p.market,
+                p.size
+            );
+        }
+        for ((account, market), size) in &self.positions {
+            let theirs = engine.position(crate::AccountId(*account), crate::MarketId(*market));
+            ensure!(
+                theirs == *size,
+                "account {account} market {market}: events say {size}, engine {theirs}"
+            );
+        }
+        ensure!(
+            self.fund == engine.treasury().insurance_fund,
+            "insurance fund {} but events say {}",
+            engine.treasury().insurance_fund,
+            self.fund
+        );
+        Ok(())
+    }
+}
+
+fn reduces(before: i64, after: i64, order: u64) -> Check {
+    ensure!(
+        after.abs() <= before.abs() && after.signum() != -before.signum(),
+        "reduce-only order {order:#x} moved the position {before} → {after}"
+    );
+    Ok(())
+}
+
+fn div_floor(n: i128, d: i128) -> i128 {
+    let q = n / d;
+    if (n % d != 0) && ((n < 0) != (d < 0)) {
+        q - 1
+    } else {
+        q
+    }
+}
+
+fn div_ceil(n: i128, d: i128) -> i128 {
+    -div_floor(-n, d)
+}
+
+/// Applies a stream to a fresh engine with the oracle after every command, then replays it on
+/// a second engine: same events and the same `state_hash()` (determinism).
+///
+/// # Errors
+/// The first broken rule, or the first divergence of the replay.
+pub fn run_checked(
+    limits: crate::Limits,
+    stream: &[Sequenced<Command>],
+) -> Result<(u64, Coverage), String> {
+    let mut engine = Engine::new(limits);
+    let mut replay = Engine::new(limits);
+    let mut oracle = Oracle::new();
+    for cmd in stream {
+        let events = engine.apply(cmd).to_vec();
+        oracle.check(&engine, cmd, &events)?;
+        let again = replay.apply(cmd);
+        ensure!(
+            again == events.as_slice(),
+            "replay of seq {} gave other events: {again:?} != {events:?}",
+            cmd.seq
+        );
+    }
+    let (a, b) = (engine.state_hash(), replay.state_hash());
+    ensure!(a == b, "replay hash {b:#x} != {a:#x}");
+    Ok((a, oracle.coverage()))
+}
