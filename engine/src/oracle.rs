@@ -16,8 +16,12 @@
 //!   stage's order, which needs a fund and after which the fund pays exactly the net shortfall
 //!   of the order's fills (or everything it has).
 //! - Auto-deleveraging takes opposite positions, never the liquidated account's own, in
-//!   ranking order (ranks strictly increase, at one price); under the queue policy every
-//!   counterparty but the last is closed in full, ranks from 0 with no gap.
+//!   ranking order (ranks strictly increase, at one price). A rank is a place in the queue the
+//!   command ranked once for its (market, side) (docs/RISK.md, "ADL queues"), so within one
+//!   command a rank always names the same account and an account keeps its rank. Under the
+//!   queue policy every counterparty but the last of a liquidation is closed in full; the
+//!   command's first ADL of a queue takes rank 0; a later one never goes back, and may pass
+//!   over a rank only if the oracle never saw it or its position has since closed or flipped.
 //! - `LiquidationEnded`: `closed` matches the positions, `CLOSED` means flat, and negative
 //!   equity only with `BAD_DEBT` and `INSURANCE_EXHAUSTED` and an empty fund.
 //! - Funding dust is `paid − received` and never negative.
@@ -92,6 +96,20 @@ pub struct Oracle {
     bad_debt: BTreeSet<u32>,
     /// Accounts whose liquidation ended in the command being checked.
     ended_now: BTreeSet<u32>,
+    /// The ADL queues seen in the command being checked, by (market, side of the positions
+    /// queued).
+    adl_queues: BTreeMap<(u16, i64), QueueSeen>,
+}
+
+/// What a command's ADL fills have shown of one of its queues.
+#[derive(Clone, Debug, Default)]
+struct QueueSeen {
+    /// Account at each rank seen.
+    by_rank: BTreeMap<u32, u32>,
+    /// Rank of each account seen.
+    rank_of: BTreeMap<u32, u32>,
+    /// The last rank taken under the queue policy.
+    last: Option<u32>,
 }
 
 type Check = Result<(), String>;
@@ -125,6 +143,7 @@ impl Oracle {
     pub fn check(&mut self, engine: &Engine, cmd: &Sequenced<Command>, events: &[Event]) -> Check {
         self.coverage.commands += 1;
         self.ended_now.clear();
+        self.adl_queues.clear();
         let result = engine
             .audit()
             .and_then(|()| self.follow(engine, cmd, events))
@@ -407,16 +426,38 @@ impl Oracle {
             s.adl_price.is_none_or(|p| p == price.0),
             "ADL at two prices in one liquidation"
         );
+        let side = cp.signum();
+        let seen = self.adl_queues.entry((market.0, side)).or_default();
+        ensure!(
+            seen.by_rank.get(&rank).is_none_or(|a| *a == counterparty.0)
+                && seen.rank_of.get(&counterparty.0).is_none_or(|r| *r == rank),
+            "ADL rank {rank} of {counterparty:?} disagrees with the command's queue"
+        );
+        seen.by_rank.insert(rank, counterparty.0);
+        seen.rank_of.insert(counterparty.0, rank);
         if queue {
             ensure!(
                 s.queue_gap.is_none(),
                 "queue ADL took rank {rank} after rank {:?} kept a position",
                 s.queue_gap
             );
+            let from = seen.last.unwrap_or(0);
             ensure!(
-                rank == s.last_rank.map_or(0, |r| r + 1),
-                "queue ADL skipped to rank {rank}"
+                rank >= from && (seen.last.is_some() || rank == 0),
+                "queue ADL took rank {rank} after rank {:?} in this command",
+                seen.last
             );
+            // Every rank passed over (the last one taken included, when the walk moved on
+            // from it) must be a position that is no longer on the queue's side.
+            let passed: Vec<u32> = seen.by_rank.range(from..rank).map(|(_, a)| *a).collect();
+            seen.last = Some(rank);
+            for a in passed {
+                let now = self.pos(a, market.0);
+                ensure!(
+                    now.signum() != side,
+                    "queue ADL passed over account {a} still holding {now} to take rank {rank}"
+                );
+            }
         }
         s.last_rank = Some(rank);
         s.adl_price = Some(price.0);

@@ -1,12 +1,14 @@
 //! Auto-deleveraging of many liquidations in one command: the queue of a (market, side) is
 //! ranked once, at the command's mark, and walked in order across all of the command's
-//! liquidations; every lot is accounted for and money is conserved to the quantum.
+//! liquidations; every lot is accounted for and money is conserved to the quantum. Every
+//! command also goes through the event oracle, whose ADL checks follow the same queue.
 
 mod common;
 
 use cascade_engine::event::outcome;
+use cascade_engine::oracle::Oracle;
 use cascade_engine::risk_params::AdlPolicy;
-use cascade_engine::{AccountId, Event, Limits, MarketId};
+use cascade_engine::{AccountId, Command, Event, Limits, MarketId};
 use cascade_risk::adl::{adl_score, sort_queue, AdlCandidate};
 use cascade_risk::{PositionSize, Price, Quote};
 use common::{adl_market, AdlCascade, Harness};
@@ -44,6 +46,41 @@ fn expected_queue(h: &Harness, mark: i64) -> Vec<u32> {
     ranked.iter().map(|c| c.account).collect()
 }
 
+/// A harness whose every command is also checked by the event oracle.
+struct Checked {
+    h: Harness,
+    oracle: Oracle,
+}
+
+impl Checked {
+    fn new(policy: AdlPolicy) -> Self {
+        let mut c = Self {
+            h: Harness::bare(Limits::SMALL),
+            oracle: Oracle::new(),
+        };
+        for command in adl_market(policy) {
+            c.step(command);
+        }
+        for command in CASCADE.open() {
+            let events = c.step(command);
+            assert!(
+                !events.iter().any(|e| matches!(e, Event::Rejected { .. })),
+                "{events:?}"
+            );
+        }
+        c
+    }
+
+    fn step(&mut self, command: Command) -> Vec<Event> {
+        let cmd = self.h.stamp(command);
+        let events = self.h.apply(&cmd);
+        if let Err(e) = self.oracle.check(&self.h.engine, &cmd, &events) {
+            panic!("oracle: {e}");
+        }
+        events
+    }
+}
+
 /// Σ collateral + Σ quote balances + insurance fund + fee pool = deposits − withdrawals.
 fn money_conserved(h: &Harness) {
     let accounts = h.engine.accounts();
@@ -65,25 +102,15 @@ fn money_conserved(h: &Harness) {
 /// Opens the cascade's positions and applies the gap; returns the gap's events and the queue
 /// expected at its mark.
 fn cascade(policy: AdlPolicy) -> (Harness, Vec<Event>, Vec<u32>) {
-    let mut h = Harness::bare(Limits::SMALL);
-    for c in adl_market(policy) {
-        h.step(c);
-    }
-    for c in CASCADE.open() {
-        let events = h.step(c);
-        assert!(
-            !events.iter().any(|e| matches!(e, Event::Rejected { .. })),
-            "{events:?}"
-        );
-    }
+    let mut c = Checked::new(policy);
     for i in 0..CASCADE.longs {
-        assert_eq!(h.position(CASCADE.long(i), 0), CASCADE.long_lots());
+        assert_eq!(c.h.position(CASCADE.long(i), 0), CASCADE.long_lots());
     }
     // The queue at the gap's mark, from the positions just before it.
-    let queue = expected_queue(&h, 900);
-    let events = h.step(AdlCascade::gap());
-    money_conserved(&h);
-    (h, events, queue)
+    let queue = expected_queue(&c.h, 900);
+    let events = c.step(AdlCascade::gap());
+    money_conserved(&c.h);
+    (c.h, events, queue)
 }
 
 #[test]
@@ -236,25 +263,16 @@ fn a_copy_taken_before_the_cascade_replays_it_exactly() {
 
 #[test]
 fn a_position_closed_after_the_ranking_is_passed_over() {
-    let mut h = Harness::bare(Limits::SMALL);
-    for c in adl_market(AdlPolicy::Queue) {
-        h.step(c);
-    }
-    for c in CASCADE.open() {
-        h.step(c);
-    }
+    let mut c = Checked::new(AdlPolicy::Queue);
     // The short ranked in the middle of the gap's queue bids to close its whole position at
     // 965: the first longs liquidated (entry 1009, bankrupt at 969) cannot sell that low, so
     // ADL ranks the queue with it inside; a later long, bankrupt at or below 965, sells into
     // the bid in its book stage and closes it before the walk reaches its rank.
-    let queue = expected_queue(&h, 900);
+    let queue = expected_queue(&c.h, 900);
     let middle = queue[25];
-    h.step(cascade_engine::Command::Place(common::buy(
-        middle,
-        965,
-        CASCADE.short_lots,
-    )));
-    let events = h.step(AdlCascade::gap());
+    c.step(Command::Place(common::buy(middle, 965, CASCADE.short_lots)));
+    let events = c.step(AdlCascade::gap());
+    let h = c.h;
     money_conserved(&h);
     let ranks: Vec<u32> = events
         .iter()
@@ -283,4 +301,34 @@ fn a_position_closed_after_the_ranking_is_passed_over() {
     for k in 0..CASCADE.shorts {
         assert_eq!(h.position(CASCADE.short(k), 0), 0);
     }
+}
+
+#[test]
+fn the_oracle_refuses_a_rank_that_leaves_the_command_s_queue() {
+    let mut c = Checked::new(AdlPolicy::Queue);
+    let mut before = c.oracle.clone();
+    let cmd = c.h.stamp(AdlCascade::gap());
+    let events = c.h.apply(&cmd);
+    assert_eq!(c.oracle.check(&c.h.engine, &cmd, &events), Ok(()));
+    // The second liquidation goes on from the first one's last rank; a stream in which it
+    // started one rank further, with the same counterparty, names that account at two ranks.
+    let second = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e, Event::LiquidationStarted { .. }))
+        .nth(1)
+        .map(|(i, _)| i)
+        .expect("a second liquidation");
+    let mut forged = events.clone();
+    let first_fill = forged[second..]
+        .iter_mut()
+        .find(|e| matches!(e, Event::Deleveraged { .. }))
+        .expect("the second liquidation deleverages");
+    if let Event::Deleveraged { rank, .. } = first_fill {
+        *rank += 1;
+    }
+    let err = before
+        .check(&c.h.engine, &cmd, &forged)
+        .expect_err("a forged rank");
+    assert!(err.contains("disagrees with the command's queue"), "{err}");
 }
