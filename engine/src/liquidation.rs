@@ -15,8 +15,9 @@
 //! Venues publish ADL queues as periodic snapshots, not per fill (Binance's ADL quantile,
 //! `GET /fapi/v1/adlQuantile`, updates every 30 s), so a per-command snapshot is the same
 //! contract at a finer grain, and it turns a cascade of k ADL'd liquidations over n
-//! positions from O(k·n log n) into O(n log n + k + fills). Positions opened during the
-//! command wait for the next command's ranking. A `Deleveraged` event's `rank` is the
+//! positions from O(k·n log n) into O(n log n + k + fills) under the queue policy
+//! (O(n log n + k·n) pro rata, where every remaining position has a share). Positions opened
+//! during the command wait for the next command's ranking. A `Deleveraged` event's `rank` is the
 //! counterparty's 0-based place in that snapshot: within one liquidation ranks strictly
 //! increase, and every rank skipped belonged to a position already closed, flipped or taken
 //! when it was reached; under the queue policy they also never decrease across the command.
