@@ -1,6 +1,7 @@
 //! A fixed-capacity open-addressing map from non-zero `u64` keys to `u32` values.
 //!
-//! Used for point lookups only (order id → slot, price → level), never iterated, so its layout
+//! Used for point lookups only (price → level, and order ids that collide in the order slab's
+//! direct id table), never iterated, so its layout
 //! cannot leak into results. It is sized once and never grows, so inserting never allocates.
 //!
 //! # Layout
