@@ -1,6 +1,7 @@
 //! A fixed-capacity open-addressing map from non-zero `u64` keys to `u32` values.
 //!
-//! Used for point lookups only (order id → slot, price → level), never iterated, so its layout
+//! Used for point lookups only (price → level, and order ids that collide in the order slab's
+//! direct id table), never iterated, so its layout
 //! cannot leak into results. It is sized once and never grows, so inserting never allocates.
 //!
 //! # Layout
@@ -104,7 +105,18 @@ impl U64Map {
     #[inline]
     fn find(&self, key: u64) -> Option<usize> {
         let mut i = self.home(key);
-        for _ in 0..=self.displacement_max {
+        // The home bucket first, outside the loop: almost every lookup ends there (identity
+        // placement), and the loop's setup (counter, bound) cost as much as the compare; with
+        // nothing ever displaced the miss is decided here too.
+        let k = self.buckets[i].key;
+        if k == key {
+            return Some(i);
+        }
+        if k == EMPTY || self.displacement_max == 0 {
+            return None;
+        }
+        i = (i + 1) & self.mask;
+        for _ in 0..self.displacement_max {
             let k = self.buckets[i].key;
             if k == key {
                 return Some(i);
