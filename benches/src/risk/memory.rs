@@ -21,6 +21,7 @@ use super::{Driver, PRICE_50K};
 use cascade_engine::account::Position;
 use cascade_engine::trigger::HeapMeta;
 use cascade_engine::Limits;
+use cascade_risk::adl::AdlCandidate;
 use std::mem::size_of;
 
 /// Reads the bytes allocated by the process now, if it can.
@@ -50,6 +51,15 @@ pub fn account_array_bytes() -> usize {
 #[must_use]
 pub fn position_record_bytes() -> usize {
     size_of::<Position>() + size_of::<HeapMeta>()
+}
+
+/// Bytes reserved per position slot for auto-deleveraging: the engine's ADL queue scratch
+/// (one `AdlCandidate<(account, handle)>` per slot, reserved up front so a cascade never
+/// allocates) and the per-market position list link (`u32`), which lets ranking skip other
+/// markets' positions.
+#[must_use]
+pub fn adl_slot_bytes() -> usize {
+    size_of::<AdlCandidate<(u32, u32)>>() + size_of::<u32>()
 }
 
 /// Capacity of a trigger heap: the engine sizes each heap of a margined market to
@@ -191,6 +201,13 @@ impl MemoryReport {
                     size_of::<HeapMeta>()
                 ),
                 bytes: to_i64(position_record_bytes() * positions_max),
+            },
+            Part {
+                name: format!(
+                    "ADL queue scratch + market position list, {} B x positions_max {positions_max}",
+                    adl_slot_bytes()
+                ),
+                bytes: to_i64(adl_slot_bytes() * positions_max),
             },
             Part {
                 name: format!(
