@@ -79,6 +79,56 @@ pub enum Stream {
     Native(AccountId),
 }
 
+/// Bytes of an inbound message kept inline in [`Payload`]: every OUCH message without
+/// appendages (an Enter Order is 47 bytes) and the native requests fit.
+pub const PAYLOAD_INLINE: usize = 64;
+
+/// An inbound message's bytes, inline when they fit so that the session reader allocates
+/// nothing per message (an allocation on the reader freed on the core costs both threads, and
+/// glibc's allocator more when it crosses threads); on the heap otherwise (appendages).
+#[derive(Clone)]
+pub enum Payload {
+    /// Up to [`PAYLOAD_INLINE`] bytes.
+    Inline {
+        /// Bytes used.
+        len: u8,
+        /// The bytes (those after `len` are zero).
+        bytes: [u8; PAYLOAD_INLINE],
+    },
+    /// Longer messages.
+    Heap(Box<[u8]>),
+}
+
+impl Payload {
+    /// A copy of `bytes`.
+    #[must_use]
+    pub fn new(bytes: &[u8]) -> Self {
+        match u8::try_from(bytes.len()) {
+            Ok(len) if bytes.len() <= PAYLOAD_INLINE => {
+                let mut inline = [0u8; PAYLOAD_INLINE];
+                inline[..bytes.len()].copy_from_slice(bytes);
+                Self::Inline { len, bytes: inline }
+            }
+            _ => Self::Heap(bytes.into()),
+        }
+    }
+
+    /// The bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Self::Heap(b) => b,
+        }
+    }
+}
+
+impl core::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Payload({} bytes)", self.as_bytes().len())
+    }
+}
+
 /// Messages from sessions (and the handle) to the core.
 #[derive(Debug)]
 pub enum ToCore {
@@ -100,7 +150,7 @@ pub enum ToCore {
         /// Account.
         account: AccountId,
         /// The OUCH message.
-        payload: Vec<u8>,
+        payload: Payload,
         /// When the session's reader decoded it (the start of the order→ack latency).
         received: Instant,
     },
@@ -113,7 +163,7 @@ pub enum ToCore {
         /// Trader or operator.
         role: Role,
         /// The native message.
-        payload: Vec<u8>,
+        payload: Payload,
     },
     /// A session ended (logout, timeout, bad input, closed socket).
     Gone {
@@ -184,6 +234,8 @@ pub struct Core {
     snapshot_seq: u64,
     ts_last: u64,
     scratch: Vec<u8>,
+    /// Where [`sequenced_frame`] builds a frame around `scratch`.
+    frame_buf: Vec<u8>,
     session_name: [u8; 10],
     /// Reused per command, so sequencing allocates only the frames it logs.
     events_buf: Vec<cascade_engine::Event>,
@@ -205,14 +257,14 @@ pub struct Core {
     unsynced: bool,
 }
 
-/// Encodes a Sequenced Data frame around `payload`.
-fn sequenced_frame(payload: &[u8]) -> Arc<[u8]> {
-    let mut buf = vec![0u8; soup::LENGTH_PREFIX + 1 + payload.len()];
+/// Encodes a Sequenced Data frame around `payload` in `buf` (reused: the frame is then copied
+/// into its `Arc` once, one allocation per message the core sends).
+fn sequenced_frame(buf: &mut Vec<u8>, payload: &[u8]) -> Arc<[u8]> {
+    buf.resize(soup::LENGTH_PREFIX + 1 + payload.len(), 0);
     let n = Packet::SequencedData(payload)
-        .encode(&mut buf)
+        .encode(buf)
         .expect("invariant: the buffer is sized for the frame");
-    buf.truncate(n);
-    buf.into()
+    Arc::from(&buf[..n])
 }
 
 /// Encodes any packet into a frame.
@@ -292,6 +344,7 @@ impl Core {
             snapshot_seq: start_seq,
             ts_last,
             scratch: vec![0; SCRATCH_LEN],
+            frame_buf: Vec::with_capacity(SCRATCH_LEN + soup::LENGTH_PREFIX + 1),
             session_name: name,
             events_buf: Vec::new(),
             ouch_buf: Vec::new(),
@@ -427,7 +480,9 @@ impl Core {
 
     fn push_itch(&mut self, msg: &Message) {
         match msg.encode(&mut self.scratch) {
-            Ok(n) => self.itch_log.push(sequenced_frame(&self.scratch[..n])),
+            Ok(n) => self
+                .itch_log
+                .push(sequenced_frame(&mut self.frame_buf, &self.scratch[..n])),
             Err(e) => tracing::error!("itch encode failed: {e}"),
         }
     }
@@ -440,7 +495,7 @@ impl Core {
                 return;
             }
         };
-        let f = sequenced_frame(&self.scratch[..n]);
+        let f = sequenced_frame(&mut self.frame_buf, &self.scratch[..n]);
         if let Some(a) = self.accounts.get_mut(&account) {
             a.log.push(f);
         }
@@ -455,7 +510,7 @@ impl Core {
                 return;
             }
         };
-        let f = sequenced_frame(&self.scratch[..n]);
+        let f = sequenced_frame(&mut self.frame_buf, &self.scratch[..n]);
         match to {
             Some(account) => {
                 if let Some(a) = self.accounts.get_mut(&account) {
@@ -984,14 +1039,14 @@ impl Core {
                         received,
                     } => {
                         self.metrics.order(received);
-                        self.ouch(session, account, &payload)?;
+                        self.ouch(session, account, payload.as_bytes())?;
                     }
                     ToCore::Native {
                         session,
                         account,
                         role,
                         payload,
-                    } => self.native(session, account, role, &payload)?,
+                    } => self.native(session, account, role, payload.as_bytes())?,
                     ToCore::Gone { session, stream } => self.gone(session, stream)?,
                     // Nothing to do but the commit below, which sends what is now durable.
                     ToCore::Durable => {}
@@ -1055,3 +1110,22 @@ fn send_frames<'a>(out: &Producer<Out>, frames: impl Iterator<Item = &'a Arc<[u8
 
 /// How long [`ToCore::StateHash`] and [`ToCore::Shutdown`] callers wait for the core.
 pub const CORE_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[cfg(test)]
+mod payload_tests {
+    use super::{Payload, PAYLOAD_INLINE};
+
+    #[test]
+    fn payloads_keep_their_bytes_inline_or_not() {
+        for len in [0, 1, 47, PAYLOAD_INLINE, PAYLOAD_INLINE + 1, 300, 1024] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8 + 1).collect();
+            let p = Payload::new(&bytes);
+            assert_eq!(p.as_bytes(), &bytes[..], "len {len}");
+            assert_eq!(
+                matches!(p, Payload::Inline { .. }),
+                len <= PAYLOAD_INLINE,
+                "len {len}"
+            );
+        }
+    }
+}
