@@ -19,8 +19,8 @@
 //!
 //! # Ordering
 //! A message's record is appended before its command is journaled, and both are written out
-//! at the group commit (this file first) and synced (this file first, on the server's sync
-//! thread under `fsync = "batch"`) before any answer is sent. After a crash the log can
+//! at the group commit (this file first) and synced (under `fsync = "batch"` both at once, on
+//! the server's sync thread) before any answer is sent. After a crash the log can
 //! therefore be ahead of the journal, never behind it for an answered message: reading stops at
 //! the first torn record, and at the first submitted message whose command the journal lacks
 //! (it and what follows were never answered). The file is cut there.
