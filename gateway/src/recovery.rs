@@ -239,6 +239,12 @@ impl Store {
         self.journal.commit()
     }
 
+    /// The journal writer, to write out or to sync from elsewhere (see
+    /// [`JournalWriter::write_buffered`]).
+    pub fn journal_mut(&mut self) -> &mut JournalWriter {
+        &mut self.journal
+    }
+
     /// Syncs the journal, then writes a snapshot of `engine`, then deletes all but the newest
     /// `keep` snapshots (at least one is kept). Returns the snapshot's path.
     ///

@@ -381,6 +381,41 @@ impl<T> Producer<T> {
     }
 }
 
+/// A sender that does not hold the ring open: [`Consumer::pop`] still returns `None` once every
+/// [`Producer`] is gone, whatever notifiers remain. For a helper thread of the consumer's own
+/// (the core's journal-sync thread) that must wake the consumer but must not keep it alive.
+pub struct Notifier<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> fmt::Debug for Notifier<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Notifier").finish_non_exhaustive()
+    }
+}
+
+impl<T> Notifier<T> {
+    /// Queues `value` if there is room, as [`Producer::try_push`].
+    ///
+    /// # Errors
+    /// [`TryPushError::Full`] or [`TryPushError::Closed`], with the value.
+    pub fn try_push(&self, value: T) -> Result<(), TryPushError<T>> {
+        if !self.shared.consumer_alive.load(Ordering::Acquire) {
+            return Err(TryPushError::Closed(value));
+        }
+        match self.shared.ring.try_push(value) {
+            Ok(()) => {
+                // As `Producer::wake`.
+                if self.shared.consumer_parked.load(Ordering::SeqCst) {
+                    self.shared.waker.wake();
+                }
+                Ok(())
+            }
+            Err(value) => Err(TryPushError::Full(value)),
+        }
+    }
+}
+
 /// What [`Consumer::pop_timeout`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Popped<T> {
@@ -414,6 +449,14 @@ impl<T> Consumer<T> {
     #[must_use]
     pub fn capacity(&self) -> usize {
         self.shared.ring.capacity()
+    }
+
+    /// A [`Notifier`] for this ring.
+    #[must_use]
+    pub fn notifier(&self) -> Notifier<T> {
+        Notifier {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     /// The next message, if one is published.
@@ -506,6 +549,24 @@ mod tests {
         tx.try_push(4).expect("room again");
         let rest: Vec<_> = std::iter::from_fn(|| rx.try_pop()).collect();
         assert_eq!(rest, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_notifier_wakes_the_consumer_without_holding_the_ring_open() {
+        let (tx, mut rx) = ring::<u32>(4);
+        let notifier = rx.notifier();
+        drop(tx);
+        notifier.try_push(5).expect("room");
+        assert_eq!(rx.pop(), Some(5));
+        assert_eq!(rx.pop(), None, "only producers keep the ring open");
+        let (tx, mut rx) = ring::<u32>(2);
+        let notifier = rx.notifier();
+        tx.try_push(1).expect("room");
+        tx.try_push(2).expect("room");
+        assert_eq!(notifier.try_push(3), Err(TryPushError::Full(3)));
+        assert_eq!(rx.pop(), Some(1));
+        drop(rx);
+        assert_eq!(notifier.try_push(4), Err(TryPushError::Closed(4)));
     }
 
     #[test]

@@ -229,6 +229,26 @@ impl JournalWriter {
         Ok(())
     }
 
+    /// Writes everything buffered to the operating system without syncing, whatever the
+    /// policy; returns [`JournalWriter::written_seq`]. For a caller that syncs elsewhere (a
+    /// sync thread working on [`JournalWriter::sync_handle`] while the next batch is
+    /// sequenced): records written here are durable once that sync has returned.
+    ///
+    /// # Errors
+    /// An I/O error (the writer then refuses further work).
+    pub fn write_buffered(&mut self) -> Result<Option<u64>, JournalError> {
+        self.write_out()?;
+        Ok(self.written_seq)
+    }
+
+    /// A second handle on the journal file, to `fdatasync` it from another thread.
+    ///
+    /// # Errors
+    /// The `dup` failing.
+    pub fn sync_handle(&self) -> io::Result<File> {
+        self.file.try_clone()
+    }
+
     fn write_out_if_large(&mut self) -> Result<(), JournalError> {
         if self.pending.len() >= WRITE_CHUNK {
             self.write_out()?;

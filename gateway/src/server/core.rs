@@ -8,13 +8,15 @@
 //! journals it, applies it, and maps the events to OUCH (every account) and ITCH. Then it
 //! commits the journal once (the group commit) and only then sends what the batch produced:
 //! nothing leaves the server before the command behind it is durable (per the fsync policy).
+//! Under `fsync = "batch"` the sync runs on [`super::sync`]'s thread while the core goes on;
+//! a batch's output waits in `Core::unreleased` until its sync has returned.
 //!
 //! # Streams
 //! Each account's OUCH stream and the ITCH stream are in-memory logs of encoded SoupBinTCP
 //! Sequenced Data frames; message `n` is `log[n - 1]`. A login asking for sequence `n` gets the
 //! log from `n`, then the live tail. The logs start empty at every server start.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -27,6 +29,7 @@ use super::config::{Config, MarketSetup};
 use super::metrics::{CoreMetrics, Metrics};
 use super::order_log::{OrderLog, OrderLogRecord};
 use super::stream_log::StreamLog;
+use super::sync::SyncThread;
 use crate::codec::itch::Message;
 use crate::codec::map::{
     native_command, native_events, native_reject, Audience, NativeOrigin, Role,
@@ -76,6 +79,56 @@ pub enum Stream {
     Native(AccountId),
 }
 
+/// Bytes of an inbound message kept inline in [`Payload`]: every OUCH message without
+/// appendages (an Enter Order is 47 bytes) and the native requests fit.
+pub const PAYLOAD_INLINE: usize = 64;
+
+/// An inbound message's bytes, inline when they fit so that the session reader allocates
+/// nothing per message (an allocation on the reader freed on the core costs both threads, and
+/// glibc's allocator more when it crosses threads); on the heap otherwise (appendages).
+#[derive(Clone)]
+pub enum Payload {
+    /// Up to [`PAYLOAD_INLINE`] bytes.
+    Inline {
+        /// Bytes used.
+        len: u8,
+        /// The bytes (those after `len` are zero).
+        bytes: [u8; PAYLOAD_INLINE],
+    },
+    /// Longer messages.
+    Heap(Box<[u8]>),
+}
+
+impl Payload {
+    /// A copy of `bytes`.
+    #[must_use]
+    pub fn new(bytes: &[u8]) -> Self {
+        match u8::try_from(bytes.len()) {
+            Ok(len) if bytes.len() <= PAYLOAD_INLINE => {
+                let mut inline = [0u8; PAYLOAD_INLINE];
+                inline[..bytes.len()].copy_from_slice(bytes);
+                Self::Inline { len, bytes: inline }
+            }
+            _ => Self::Heap(bytes.into()),
+        }
+    }
+
+    /// The bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Self::Heap(b) => b,
+        }
+    }
+}
+
+impl core::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Payload({} bytes)", self.as_bytes().len())
+    }
+}
+
 /// Messages from sessions (and the handle) to the core.
 #[derive(Debug)]
 pub enum ToCore {
@@ -97,7 +150,7 @@ pub enum ToCore {
         /// Account.
         account: AccountId,
         /// The OUCH message.
-        payload: Vec<u8>,
+        payload: Payload,
         /// When the session's reader decoded it (the start of the order→ack latency).
         received: Instant,
     },
@@ -110,7 +163,7 @@ pub enum ToCore {
         /// Trader or operator.
         role: Role,
         /// The native message.
-        payload: Vec<u8>,
+        payload: Payload,
     },
     /// A session ended (logout, timeout, bad input, closed socket).
     Gone {
@@ -119,6 +172,9 @@ pub enum ToCore {
         /// The stream it was attached to.
         stream: Stream,
     },
+    /// The journal-sync thread finished a sync: answers may be due (carries nothing; the
+    /// core reads how far the journal is durable from the thread's handle).
+    Durable,
     /// Reply with the engine's state hash.
     StateHash(Sender<u64>),
     /// End every session, commit, reply with the final state hash and stop.
@@ -150,6 +206,17 @@ struct NativeStream {
     session: Option<Attached>,
 }
 
+/// What one group commit produced: the ends of the streams when it was written out, held back
+/// until the sync request `sync_id` is durable.
+struct Release {
+    sync_id: u64,
+    /// Per account in `Core::accounts` order: the last OUCH and native message numbers.
+    accounts: Vec<(u64, u64)>,
+    itch: u64,
+    /// The latency samples taken up to this commit ([`CoreMetrics::mark`]).
+    metrics_mark: u64,
+}
+
 /// The core's state.
 pub struct Core {
     engine: Engine,
@@ -167,6 +234,8 @@ pub struct Core {
     snapshot_seq: u64,
     ts_last: u64,
     scratch: Vec<u8>,
+    /// Where [`sequenced_frame`] builds a frame around `scratch`.
+    frame_buf: Vec<u8>,
     session_name: [u8; 10],
     /// Reused per command, so sequencing allocates only the frames it logs.
     events_buf: Vec<cascade_engine::Event>,
@@ -176,16 +245,26 @@ pub struct Core {
     /// Journal records appended since the last group commit.
     uncommitted: u64,
     native_buf: Vec<(Audience, native::Outbound)>,
+    /// Under `fsync = "batch"`, while [`Core::run`] runs: the thread that syncs the journal
+    /// behind the core. Otherwise the core syncs itself, per the policy.
+    sync: Option<SyncThread>,
+    /// Group commits whose answers wait for their sync, oldest first.
+    unreleased: VecDeque<Release>,
+    /// Emptied `Release::accounts` vectors, for reuse.
+    marks_pool: Vec<Vec<(u64, u64)>>,
+    /// With a sync thread: records appended (journal or order-entry log) that no sync request
+    /// covers yet.
+    unsynced: bool,
 }
 
-/// Encodes a Sequenced Data frame around `payload`.
-fn sequenced_frame(payload: &[u8]) -> Arc<[u8]> {
-    let mut buf = vec![0u8; soup::LENGTH_PREFIX + 1 + payload.len()];
+/// Encodes a Sequenced Data frame around `payload` in `buf` (reused: the frame is then copied
+/// into its `Arc` once, one allocation per message the core sends).
+fn sequenced_frame(buf: &mut Vec<u8>, payload: &[u8]) -> Arc<[u8]> {
+    buf.resize(soup::LENGTH_PREFIX + 1 + payload.len(), 0);
     let n = Packet::SequencedData(payload)
-        .encode(&mut buf)
+        .encode(buf)
         .expect("invariant: the buffer is sized for the frame");
-    buf.truncate(n);
-    buf.into()
+    Arc::from(&buf[..n])
 }
 
 /// Encodes any packet into a frame.
@@ -265,6 +344,7 @@ impl Core {
             snapshot_seq: start_seq,
             ts_last,
             scratch: vec![0; SCRATCH_LEN],
+            frame_buf: Vec::with_capacity(SCRATCH_LEN + soup::LENGTH_PREFIX + 1),
             session_name: name,
             events_buf: Vec::new(),
             ouch_buf: Vec::new(),
@@ -272,6 +352,10 @@ impl Core {
             metrics: CoreMetrics::new(Arc::new(Metrics::default()), BATCH_MAX),
             uncommitted: 0,
             native_buf: Vec::new(),
+            sync: None,
+            unreleased: VecDeque::new(),
+            marks_pool: Vec::new(),
+            unsynced: false,
         };
         let ts = now_ns();
         core.push_itch(&ItchFeed::system_event(b'O', ts));
@@ -396,7 +480,9 @@ impl Core {
 
     fn push_itch(&mut self, msg: &Message) {
         match msg.encode(&mut self.scratch) {
-            Ok(n) => self.itch_log.push(sequenced_frame(&self.scratch[..n])),
+            Ok(n) => self
+                .itch_log
+                .push(sequenced_frame(&mut self.frame_buf, &self.scratch[..n])),
             Err(e) => tracing::error!("itch encode failed: {e}"),
         }
     }
@@ -409,7 +495,7 @@ impl Core {
                 return;
             }
         };
-        let f = sequenced_frame(&self.scratch[..n]);
+        let f = sequenced_frame(&mut self.frame_buf, &self.scratch[..n]);
         if let Some(a) = self.accounts.get_mut(&account) {
             a.log.push(f);
         }
@@ -424,7 +510,7 @@ impl Core {
                 return;
             }
         };
-        let f = sequenced_frame(&self.scratch[..n]);
+        let f = sequenced_frame(&mut self.frame_buf, &self.scratch[..n]);
         match to {
             Some(account) => {
                 if let Some(a) = self.accounts.get_mut(&account) {
@@ -518,30 +604,130 @@ impl Core {
         Ok(())
     }
 
-    /// The group commit, then the batch's output to the attached sessions.
+    /// The group commit, then the batch's output to the attached sessions once it is durable.
+    ///
+    /// With a sync thread the records are written out here and synced there while the core
+    /// goes on; this batch's answers are queued once that sync has returned (at a later
+    /// commit). Without one, the sync (per the policy) happens here and the answers follow.
     fn commit(&mut self) -> Result<(), String> {
-        // The order-entry log first: it may run ahead of the journal, never behind it.
-        self.order_log
-            .commit()
-            .map_err(|e| format!("order-entry log: {e}"))?;
-        self.store.commit().map_err(|e| e.to_string())?;
+        let sync_id = match &mut self.sync {
+            Some(sync) => {
+                self.unsynced |= self.uncommitted > 0 || self.order_log.is_dirty();
+                let idle = sync.durable()? == sync.requested();
+                if !self.unsynced {
+                    // Nothing new to sync, but the answers (refusals) still wait for the syncs
+                    // before them: they must not overtake earlier answers.
+                    sync.requested()
+                } else if idle {
+                    // The order-entry log first: it may run ahead of the journal, never behind.
+                    self.order_log
+                        .commit()
+                        .map_err(|e| format!("order-entry log: {e}"))?;
+                    self.store
+                        .journal_mut()
+                        .write_buffered()
+                        .map_err(|e| e.to_string())?;
+                    self.unsynced = false;
+                    sync.request()
+                } else {
+                    // A sync is running: keep the records buffered and write them out when it
+                    // returns, for the next sync. Writing now would cost a system call per small
+                    // batch and can block on the pages the running sync is writing back.
+                    sync.requested() + 1
+                }
+            }
+            None => {
+                // The order-entry log first: it may run ahead of the journal, never behind it.
+                self.order_log
+                    .commit()
+                    .map_err(|e| format!("order-entry log: {e}"))?;
+                self.store.commit().map_err(|e| e.to_string())?;
+                // The server's batch policy has no thresholds: one sync per non-empty group
+                // commit.
+                let fsyncs = match self.store.journal().policy() {
+                    journal::FsyncPolicy::EveryRecord => self.uncommitted,
+                    journal::FsyncPolicy::Batch { .. } => u64::from(self.uncommitted > 0),
+                    journal::FsyncPolicy::Never => 0,
+                };
+                self.metrics
+                    .shared()
+                    .journal_fsyncs
+                    .fetch_add(fsyncs, Ordering::Relaxed);
+                0
+            }
+        };
         let m = self.metrics.shared();
         m.journal_records
             .fetch_add(self.uncommitted, Ordering::Relaxed);
-        // The server's batch policy has no thresholds: one sync per non-empty group commit.
-        let fsyncs = match self.store.journal().policy() {
-            journal::FsyncPolicy::EveryRecord => self.uncommitted,
-            journal::FsyncPolicy::Batch { .. } => u64::from(self.uncommitted > 0),
-            journal::FsyncPolicy::Never => 0,
-        };
-        m.journal_fsyncs.fetch_add(fsyncs, Ordering::Relaxed);
         m.insurance_fund
             .store(self.engine.treasury().insurance_fund, Ordering::Relaxed);
         self.uncommitted = 0;
+        let mut marks = self.marks_pool.pop().unwrap_or_default();
+        marks.clear();
+        marks.extend(
+            self.accounts
+                .values()
+                .map(|a| (a.log.last(), a.native.log.last())),
+        );
+        let release = Release {
+            sync_id,
+            accounts: marks,
+            itch: self.itch_log.last(),
+            metrics_mark: self.metrics.mark(),
+        };
+        // Commits waiting for the same sync are released together: keep only the newest ends.
+        match self.unreleased.back_mut() {
+            Some(last) if last.sync_id == sync_id => {
+                let old = core::mem::replace(last, release);
+                self.marks_pool.push(old.accounts);
+            }
+            _ => self.unreleased.push_back(release),
+        }
+        self.release()?;
+        self.maybe_snapshot();
+        Ok(())
+    }
+
+    /// Syncs and sends everything: waits for the running sync, writes out and syncs what it
+    /// left behind, until every answer is out.
+    fn drain(&mut self) -> Result<(), String> {
+        while let Some(sync) = &self.sync {
+            sync.wait_all()?;
+            let requested = sync.requested();
+            if !self.unsynced && self.unreleased.iter().all(|r| r.sync_id <= requested) {
+                break;
+            }
+            self.commit()?;
+        }
+        self.release()
+    }
+
+    /// Queues the answers of every group commit that is durable, oldest first.
+    fn release(&mut self) -> Result<(), String> {
+        let durable = match &self.sync {
+            Some(sync) => sync.durable()?,
+            None => u64::MAX,
+        };
+        while self
+            .unreleased
+            .front()
+            .is_some_and(|r| r.sync_id <= durable)
+        {
+            let Some(r) = self.unreleased.pop_front() else {
+                break;
+            };
+            self.send_through(&r);
+            self.marks_pool.push(r.accounts);
+        }
+        Ok(())
+    }
+
+    /// Queues each stream's messages up to the ends recorded in `r`.
+    fn send_through(&mut self, r: &Release) {
         let mut sessions = 0u64;
-        for (id, a) in &mut self.accounts {
+        for ((id, a), &(ouch_end, native_end)) in self.accounts.iter_mut().zip(&r.accounts) {
             if let Some(s) = &a.session {
-                if !send_new(&s.out, &a.log, a.sent) {
+                if !send_upto(&s.out, &a.log, a.sent, ouch_end) {
                     tracing::warn!(
                         session = s.session,
                         account = id.0,
@@ -550,10 +736,10 @@ impl Core {
                     a.session = None;
                 }
             }
-            a.sent = a.log.last();
+            a.sent = a.sent.max(ouch_end);
             let n = &mut a.native;
             if let Some(s) = &n.session {
-                if !send_new(&s.out, &n.log, n.sent) {
+                if !send_upto(&s.out, &n.log, n.sent, native_end) {
                     tracing::warn!(
                         session = s.session,
                         account = id.0,
@@ -562,12 +748,12 @@ impl Core {
                     n.session = None;
                 }
             }
-            n.sent = n.log.last();
+            n.sent = n.sent.max(native_end);
             sessions += u64::from(a.session.is_some()) + u64::from(a.native.session.is_some());
         }
-        let (log, sent) = (&self.itch_log, self.itch_sent);
+        let (log, sent, end) = (&self.itch_log, self.itch_sent, r.itch);
         self.itch_sessions.retain(|s| {
-            let ok = send_new(&s.out, log, sent);
+            let ok = send_upto(&s.out, log, sent, end);
             if !ok {
                 tracing::warn!(
                     session = s.session,
@@ -576,15 +762,13 @@ impl Core {
             }
             ok
         });
-        self.itch_sent = self.itch_log.last();
+        self.itch_sent = self.itch_sent.max(end);
         sessions += self.itch_sessions.len() as u64;
-        self.metrics.answered();
+        self.metrics.answered_through(r.metrics_mark);
         self.metrics
             .shared()
             .sessions
             .store(sessions, Ordering::Relaxed);
-        self.maybe_snapshot();
-        Ok(())
     }
 
     /// Every `snapshot_every` records, after the batch's answers are out: a snapshot, so
@@ -798,9 +982,46 @@ impl Core {
     /// # Errors
     /// A journal failure: the core stops rather than trade on an unjournaled state.
     pub fn run(mut self, mut rx: Consumer<ToCore>) -> Result<u64, String> {
+        if matches!(
+            self.store.journal().policy(),
+            journal::FsyncPolicy::Batch { .. }
+        ) {
+            let files = vec![
+                self.order_log
+                    .sync_handle()
+                    .map_err(|e| format!("order-entry log: {e}"))?,
+                self.store
+                    .journal()
+                    .sync_handle()
+                    .map_err(|e| format!("journal: {e}"))?,
+            ];
+            self.order_log.set_sync(false);
+            self.sync = Some(
+                SyncThread::start(files, rx.notifier(), self.metrics.shared_arc())
+                    .map_err(|e| format!("journal sync thread: {e}"))?,
+            );
+        }
         let mut reply_to: Option<Sender<u64>> = None;
         'outer: loop {
-            let Some(first) = rx.pop() else { break };
+            let first = match &self.sync {
+                // While a sync runs, whatever arrives now is answered after the next sync at the
+                // earliest, and that one starts when this one returns: with nothing queued the
+                // core waits for the sync (then writes out and syncs what it left behind)
+                // rather than spinning on the ring for single messages, which only takes CPU
+                // from the threads that have work.
+                Some(sync) if sync.requested() > sync.durable()? => match rx.try_pop() {
+                    Some(msg) => msg,
+                    None => {
+                        sync.wait_all()?;
+                        self.commit()?;
+                        continue;
+                    }
+                },
+                _ => match rx.pop() {
+                    Some(msg) => msg,
+                    None => break,
+                },
+            };
             let mut next = Some(first);
             let mut handled = 0;
             while let Some(msg) = next.take() {
@@ -818,15 +1039,17 @@ impl Core {
                         received,
                     } => {
                         self.metrics.order(received);
-                        self.ouch(session, account, &payload)?;
+                        self.ouch(session, account, payload.as_bytes())?;
                     }
                     ToCore::Native {
                         session,
                         account,
                         role,
                         payload,
-                    } => self.native(session, account, role, &payload)?,
+                    } => self.native(session, account, role, payload.as_bytes())?,
                     ToCore::Gone { session, stream } => self.gone(session, stream)?,
+                    // Nothing to do but the commit below, which sends what is now durable.
+                    ToCore::Durable => {}
                     ToCore::StateHash(reply) => {
                         let _ = reply.send(self.engine.state_hash());
                     }
@@ -845,6 +1068,7 @@ impl Core {
         self.commit()?;
         self.push_itch(&ItchFeed::system_event(b'C', now_ns()));
         self.commit()?;
+        self.drain()?;
         for a in self.accounts.values_mut() {
             for s in [a.session.take(), a.native.session.take()]
                 .into_iter()
@@ -864,12 +1088,14 @@ impl Core {
     }
 }
 
-/// Queues the messages of `log` after number `sent`; false when the queue is full or closed,
+/// Queues the messages of `log` after number `sent` up to `end`; false when the queue is full or closed,
 /// or when some of them were dropped from the log before they could be sent (more output in
 /// one batch than `replay_max`).
-fn send_new(out: &Producer<Out>, log: &StreamLog, sent: u64) -> bool {
-    log.range(sent + 1, u64::MAX)
-        .is_some_and(|frames| send_frames(out, frames))
+fn send_upto(out: &Producer<Out>, log: &StreamLog, sent: u64, end: u64) -> bool {
+    end <= sent
+        || log
+            .range(sent + 1, end)
+            .is_some_and(|frames| send_frames(out, frames))
 }
 
 /// Queues `frames` without blocking; false when the queue is full or closed.
@@ -884,3 +1110,22 @@ fn send_frames<'a>(out: &Producer<Out>, frames: impl Iterator<Item = &'a Arc<[u8
 
 /// How long [`ToCore::StateHash`] and [`ToCore::Shutdown`] callers wait for the core.
 pub const CORE_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[cfg(test)]
+mod payload_tests {
+    use super::{Payload, PAYLOAD_INLINE};
+
+    #[test]
+    fn payloads_keep_their_bytes_inline_or_not() {
+        for len in [0, 1, 47, PAYLOAD_INLINE, PAYLOAD_INLINE + 1, 300, 1024] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8 + 1).collect();
+            let p = Payload::new(&bytes);
+            assert_eq!(p.as_bytes(), &bytes[..], "len {len}");
+            assert_eq!(
+                matches!(p, Payload::Inline { .. }),
+                len <= PAYLOAD_INLINE,
+                "len {len}"
+            );
+        }
+    }
+}

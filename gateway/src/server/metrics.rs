@@ -10,6 +10,7 @@
 //! quantiles once per window of at least [`WINDOW`], the usual meaning of a Prometheus
 //! summary's quantiles; `_count` and `_sum` are since start.
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -63,11 +64,19 @@ pub struct CoreMetrics {
     window: Histogram<u64>,
     window_start: Instant,
     /// Reader timestamps of the orders in the batch being processed (capacity kept).
-    pending: Vec<Instant>,
+    /// Receive times of handled orders whose answers are not out yet, oldest first.
+    pending: VecDeque<Instant>,
+    /// Bound of `pending` (beyond it samples are dropped, not the orders).
+    pending_max: usize,
+    /// Samples pushed into and taken out of `pending` since the start.
+    pushed: u64,
+    popped: u64,
 }
 
 impl CoreMetrics {
-    /// Publishes into `shared`; `batch_max` sizes the per-batch buffer once.
+    /// Publishes into `shared`; `batch_max` sizes the buffer of unanswered samples once
+    /// (room for a few batches: the answers of a batch wait for its journal sync while the
+    /// next batches are sequenced).
     ///
     /// # Panics
     /// Never: the histogram bounds are constants.
@@ -78,7 +87,10 @@ impl CoreMetrics {
             window: Histogram::new_with_bounds(1, 100_000_000_000, 3)
                 .expect("invariant: valid histogram bounds"),
             window_start: Instant::now(),
-            pending: Vec::with_capacity(batch_max),
+            pending: VecDeque::with_capacity(4 * batch_max),
+            pending_max: 4 * batch_max,
+            pushed: 0,
+            popped: 0,
         }
     }
 
@@ -88,23 +100,40 @@ impl CoreMetrics {
         &self.shared
     }
 
+    /// The shared numbers, for another thread.
+    #[must_use]
+    pub fn shared_arc(&self) -> Arc<Metrics> {
+        Arc::clone(&self.shared)
+    }
+
     /// One OUCH message handled; `received` is when its session's reader decoded it.
     pub fn order(&mut self, received: Instant) {
         self.shared.orders.fetch_add(1, Ordering::Relaxed);
-        if self.pending.len() < self.pending.capacity() {
-            self.pending.push(received);
+        if self.pending.len() < self.pending_max {
+            self.pending.push_back(received);
+            self.pushed += 1;
         }
     }
 
-    /// The batch's answers have been queued: records their latencies, and publishes the
-    /// window when it is due.
-    pub fn answered(&mut self) {
-        if self.pending.is_empty() {
+    /// A mark for [`CoreMetrics::answered_through`]: the samples taken so far.
+    #[must_use]
+    pub const fn mark(&self) -> u64 {
+        self.pushed
+    }
+
+    /// The answers of the orders sampled before `mark` have been queued: records their
+    /// latencies, and publishes the window when it is due.
+    pub fn answered_through(&mut self, mark: u64) {
+        if self.popped >= mark {
             return;
         }
         let now = Instant::now();
         let (mut n, mut sum) = (0u64, 0u64);
-        for t in self.pending.drain(..) {
+        while self.popped < mark {
+            let Some(t) = self.pending.pop_front() else {
+                break;
+            };
+            self.popped += 1;
             let ns = u64::try_from(now.duration_since(t).as_nanos()).unwrap_or(u64::MAX);
             self.window.saturating_record(ns.max(1));
             n += 1;
@@ -367,7 +396,13 @@ mod tests {
         core.order(t);
         // The window is older than WINDOW only after a second; force publication by aging it.
         core.window_start = t.checked_sub(WINDOW).unwrap_or(t);
-        core.answered();
+        core.answered_through(1);
+        assert_eq!(
+            shared.latency_count.load(Ordering::Relaxed),
+            1,
+            "only the first answered"
+        );
+        core.answered_through(core.mark());
         assert_eq!(shared.orders.load(Ordering::Relaxed), 2);
         assert_eq!(shared.latency_count.load(Ordering::Relaxed), 2);
         assert!(shared.latency_ns[0].load(Ordering::Relaxed) > 0);

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod order_log;
 pub mod session;
 pub mod stream_log;
+pub mod sync;
 
 #[cfg(test)]
 mod tests;

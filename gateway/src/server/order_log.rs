@@ -19,7 +19,8 @@
 //!
 //! # Ordering
 //! A message's record is appended before its command is journaled, and both are written out
-//! at the group commit (this file first), before any answer is sent. After a crash the log can
+//! at the group commit (this file first) and synced (under `fsync = "batch"` both at once, on
+//! the server's sync thread) before any answer is sent. After a crash the log can
 //! therefore be ahead of the journal, never behind it for an answered message: reading stops at
 //! the first torn record, and at the first submitted message whose command the journal lacks
 //! (it and what follows were never answered). The file is cut there.
@@ -132,20 +133,41 @@ impl OrderLog {
         Ok(())
     }
 
+    /// A second handle on the log file, to `fdatasync` it from another thread (after
+    /// [`OrderLog::commit`] has written the records out).
+    ///
+    /// # Errors
+    /// The `dup` failing.
+    pub fn sync_handle(&self) -> io::Result<File> {
+        self.file.get_ref().try_clone()
+    }
+
+    /// Whether records were appended since the last [`OrderLog::commit`].
+    #[must_use]
+    pub const fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Whether [`OrderLog::commit`] syncs (else the caller syncs [`OrderLog::sync_handle`]).
+    pub fn set_sync(&mut self, sync: bool) {
+        self.sync = sync;
+    }
+
     /// Writes out what was appended (and syncs it, when asked to at open).
     ///
     /// # Errors
     /// I/O errors.
-    pub fn commit(&mut self) -> io::Result<()> {
+    /// True when there was something to write.
+    pub fn commit(&mut self) -> io::Result<bool> {
         if !self.dirty {
-            return Ok(());
+            return Ok(false);
         }
         self.file.flush()?;
         if self.sync {
             self.file.get_ref().sync_data()?;
         }
         self.dirty = false;
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use cascade_engine::AccountId;
 
 use super::config::Config;
-use super::core::{frame, Out, Stream, ToCore};
+use super::core::{frame, Out, Payload, Stream, ToCore};
 use crate::codec::map::Role;
 use crate::codec::native;
 use crate::codec::ouch::Inbound;
@@ -252,7 +252,7 @@ fn read_loop(
                         session: id,
                         account,
                         role,
-                        payload: payload.to_vec(),
+                        payload: Payload::new(payload),
                     }
                 } else {
                     if let Err(e) = Inbound::decode(payload) {
@@ -261,7 +261,7 @@ fn read_loop(
                     ToCore::Ouch {
                         session: id,
                         account,
-                        payload: payload.to_vec(),
+                        payload: Payload::new(payload),
                         received: Instant::now(),
                     }
                 };
