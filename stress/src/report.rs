@@ -329,7 +329,7 @@ pub fn table(s: &Summary) -> String {
     ];
     o.push('\n');
     for (k, v) in lines {
-        let _ = writeln!(o, "{k:<44}{v}");
+        let _ = writeln!(o, "{k:<46}{v}");
     }
     o
 }
