@@ -236,6 +236,10 @@ impl Engine {
     ///
     /// # Errors
     /// [`Reject::NoMarkPrice`], [`Reject::PositionAboveMax`], [`Reject::InsufficientMargin`].
+    // Inlined into the validation of places and amends: nine in ten orders on a busy book do
+    // not raise the position's exposure and leave here after a few comparisons; only the rest
+    // call the out-of-line pool computation.
+    #[inline(always)]
     pub(crate) fn check_order_margin(
         &self,
         base: &Position,
@@ -268,6 +272,30 @@ impl Engine {
         if exposure(base, buy, sell) <= exposure_real {
             return Ok(());
         }
+        self.check_pool_margin(m, base, handle, side, qty, limit, mark)
+    }
+
+    /// The pool half of [`Self::check_order_margin`], for an order that raises exposure:
+    /// equity against the initial margin of every position plus the order's open loss.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)] // the caller's already-read market and mark
+    fn check_pool_margin(
+        &self,
+        m: &Market,
+        base: &Position,
+        handle: Option<u32>,
+        side: Side,
+        qty: i64,
+        limit: i64,
+        mark: i64,
+    ) -> Result<(), Reject> {
+        let Some(risk) = m.risk.as_ref() else {
+            return Ok(());
+        };
+        let (buy, sell) = match side {
+            Side::Buy => (qty, 0),
+            Side::Sell => (0, qty),
+        };
         let c = m.spec.quote_per_tick_lot;
         let open_loss = match side {
             Side::Buy => (limit - mark).max(0),
