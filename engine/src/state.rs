@@ -545,19 +545,27 @@ impl Engine {
                 crate::margin::check_reach(self.accounts.get(h), buy, sell, i64::MAX / 4)?;
             }
         } else if !o.reduce_only {
-            let fresh = crate::account::Position::fresh(
-                o.account.0,
-                o.market.0,
-                crate::margin::default_leverage(m),
-            );
-            let p = handle.map_or(fresh, |h| *self.accounts.get(h));
             // A market order's open loss is judged at the best opposite price it will start
             // filling at, not at its protection bound (which would tax it the whole band).
             let cost_price = match o.kind {
                 OrderKind::Market => opposite_best.unwrap_or(limit),
                 OrderKind::Limit => limit,
             };
-            self.check_order_margin(&p, handle, o.side, qty, cost_price)?;
+            // The existing record is checked in place; a fresh one (and its default leverage)
+            // is built only for an account's first order in the market.
+            match handle {
+                Some(h) => {
+                    self.check_order_margin(self.accounts.get(h), handle, o.side, qty, cost_price)?;
+                }
+                None => {
+                    let fresh = crate::account::Position::fresh(
+                        o.account.0,
+                        o.market.0,
+                        crate::margin::default_leverage(m),
+                    );
+                    self.check_order_margin(&fresh, handle, o.side, qty, cost_price)?;
+                }
+            }
         }
         // A post-only order was checked (or slid) not to cross, so it never takes.
         let takes = !post_only && opposite_best.is_some_and(|b| crosses(o.side, limit, b));
