@@ -120,19 +120,6 @@ struct Life {
     from_snapshot: bool,
 }
 
-fn column(headers: &csv::StringRecord, name: &str, path: &Path) -> Result<usize, ImportError> {
-    headers
-        .iter()
-        .position(|h| h == name)
-        .ok_or_else(|| ImportError::at(Reason::Header, path, 1, format!("no column {name:?}")))
-}
-
-fn reader(path: &Path) -> Result<csv::Reader<Box<dyn std::io::BufRead>>, ImportError> {
-    Ok(csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(input::open(path)?))
-}
-
 fn field<'r>(
     rec: &'r csv::StringRecord,
     idx: usize,
@@ -168,11 +155,8 @@ fn side(text: &str, buy: &str, sell: &str, path: &Path, line: u64) -> Result<Sid
 }
 
 fn read_orders(path: &Path) -> Result<Vec<OrderRow>, ImportError> {
-    let mut rdr = reader(path)?;
-    let headers = rdr
-        .headers()
-        .map_err(|e| ImportError::at(Reason::Header, path, 1, e.to_string()))?
-        .clone();
+    let mut rdr = input::csv_reader(path)?;
+    let headers = input::csv_headers(&mut rdr, path)?;
     let [id, ex, px, vol, act, dir] = [
         "id",
         "exchange_timestamp",
@@ -181,25 +165,12 @@ fn read_orders(path: &Path) -> Result<Vec<OrderRow>, ImportError> {
         "action",
         "direction",
     ]
-    .map(|name| column(&headers, name, path));
+    .map(|name| input::csv_column(&headers, name, path));
     let (id, ex, px, vol, act, dir) = (id?, ex?, px?, vol?, act?, dir?);
     let mut rows = Vec::new();
     let mut rec = csv::StringRecord::new();
     let mut line = 1u64;
-    loop {
-        line += 1;
-        match rdr.read_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                return Err(ImportError::at(
-                    Reason::FieldMissing,
-                    path,
-                    line,
-                    e.to_string(),
-                ))
-            }
-        }
+    while input::csv_next(&mut rdr, &mut rec, path, &mut line)? {
         let action = match field(&rec, act, path, line)? {
             "created" => Action::Created,
             "changed" => Action::Changed,
@@ -230,11 +201,8 @@ fn read_orders(path: &Path) -> Result<Vec<OrderRow>, ImportError> {
 /// # Errors
 /// A missing column or a row that does not parse.
 pub fn read_trades(path: &Path) -> Result<Vec<VenueTrade>, ImportError> {
-    let mut rdr = reader(path)?;
-    let headers = rdr
-        .headers()
-        .map_err(|e| ImportError::at(Reason::Header, path, 1, e.to_string()))?
-        .clone();
+    let mut rdr = input::csv_reader(path)?;
+    let headers = input::csv_headers(&mut rdr, path)?;
     let cols = [
         "trade_id",
         "price",
@@ -243,26 +211,13 @@ pub fn read_trades(path: &Path) -> Result<Vec<VenueTrade>, ImportError> {
         "sell_order_id",
         "side",
     ]
-    .map(|name| column(&headers, name, path));
+    .map(|name| input::csv_column(&headers, name, path));
     let [tid, px, amt, buy, sell, aggressor] = cols;
     let (tid, px, amt, buy, sell, aggressor) = (tid?, px?, amt?, buy?, sell?, aggressor?);
     let mut trades = Vec::new();
     let mut rec = csv::StringRecord::new();
     let mut line = 1u64;
-    loop {
-        line += 1;
-        match rdr.read_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                return Err(ImportError::at(
-                    Reason::FieldMissing,
-                    path,
-                    line,
-                    e.to_string(),
-                ))
-            }
-        }
+    while input::csv_next(&mut rdr, &mut rec, path, &mut line)? {
         let buy_id = int(field(&rec, buy, path, line)?, path, line)?;
         let sell_id = int(field(&rec, sell, path, line)?, path, line)?;
         let (maker, taker) = match side(

@@ -1,4 +1,5 @@
-//! Opening source files: plain or gzip, found by the gzip magic rather than the file name.
+//! Opening source files (plain or gzip, found by the gzip magic rather than the file name) and
+//! reading CSV rows with their line numbers for error reports.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -6,7 +7,7 @@ use std::path::Path;
 
 use flate2::bufread::MultiGzDecoder;
 
-use crate::error::ImportError;
+use crate::error::{ImportError, Reason};
 
 /// Opens `path` for buffered reading, decompressing it when it starts with the gzip magic.
 ///
@@ -27,4 +28,58 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead>, ImportError> {
     } else {
         Ok(Box::new(reader))
     }
+}
+
+/// A CSV reader over a (possibly gzipped) file whose first row names the columns.
+///
+/// # Errors
+/// The file cannot be opened.
+pub fn csv_reader(path: &Path) -> Result<csv::Reader<Box<dyn BufRead>>, ImportError> {
+    Ok(csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(open(path)?))
+}
+
+/// The header row of `rdr`.
+///
+/// # Errors
+/// The header row cannot be read.
+pub fn csv_headers(
+    rdr: &mut csv::Reader<Box<dyn BufRead>>,
+    path: &Path,
+) -> Result<csv::StringRecord, ImportError> {
+    rdr.headers()
+        .cloned()
+        .map_err(|e| ImportError::at(Reason::Header, path, 1, e.to_string()))
+}
+
+/// The index of the column called `name`.
+///
+/// # Errors
+/// No such column.
+pub fn csv_column(
+    headers: &csv::StringRecord,
+    name: &str,
+    path: &Path,
+) -> Result<usize, ImportError> {
+    headers
+        .iter()
+        .position(|h| h == name)
+        .ok_or_else(|| ImportError::at(Reason::Header, path, 1, format!("no column {name:?}")))
+}
+
+/// Reads the next row into `rec` and advances `line` to it (the header is line 1); `false` at
+/// the end of the file. One record buffer serves the whole file: no allocation per row.
+///
+/// # Errors
+/// A row the CSV reader refuses (reported at its line).
+pub fn csv_next(
+    rdr: &mut csv::Reader<Box<dyn BufRead>>,
+    rec: &mut csv::StringRecord,
+    path: &Path,
+    line: &mut u64,
+) -> Result<bool, ImportError> {
+    *line += 1;
+    rdr.read_record(rec)
+        .map_err(|e| ImportError::at(Reason::FieldMissing, path, *line, e.to_string()))
 }

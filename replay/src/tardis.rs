@@ -47,19 +47,9 @@ struct Row {
 }
 
 fn read(path: &Path, index: usize, out: &mut Vec<Row>) -> Result<(), ImportError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(input::open(path)?);
-    let headers = rdr
-        .headers()
-        .map_err(|e| ImportError::at(Reason::Header, path, 1, e.to_string()))?
-        .clone();
-    let col = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| ImportError::at(Reason::Header, path, 1, format!("no column {name:?}")))
-    };
+    let mut rdr = input::csv_reader(path)?;
+    let headers = input::csv_headers(&mut rdr, path)?;
+    let col = |name: &str| input::csv_column(&headers, name, path);
     let trade = headers.iter().any(|h| h == "id");
     let snapshot_col = if trade {
         None
@@ -74,20 +64,7 @@ fn read(path: &Path, index: usize, out: &mut Vec<Row>) -> Result<(), ImportError
     );
     let mut rec = csv::StringRecord::new();
     let mut line = 1u64;
-    loop {
-        line += 1;
-        match rdr.read_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                return Err(ImportError::at(
-                    Reason::FieldMissing,
-                    path,
-                    line,
-                    e.to_string(),
-                ))
-            }
-        }
+    while input::csv_next(&mut rdr, &mut rec, path, &mut line)? {
         let get = |i: usize| {
             rec.get(i)
                 .ok_or_else(|| ImportError::at(Reason::FieldMissing, path, line, "row too short"))
