@@ -22,6 +22,12 @@
 //!   queue policy every counterparty but the last of a liquidation is closed in full; the
 //!   command's first ADL of a queue takes rank 0; a later one never goes back, and may pass
 //!   over a rank only if the oracle never saw it or its position has since closed or flipped.
+//! - Under the queue policy the oracle ranks each queue again at the command's first ADL of it:
+//!   every position on that side, scored by `cascade_risk::adl::adl_score` at the command's
+//!   mark from the state the previous command left (accounts the command named before the
+//!   ranking, or all after funding, are unknown). A counterparty ranks no earlier than the
+//!   known positions above it, exactly there when all are known, and none above it may be one
+//!   the command never touched.
 //! - `LiquidationEnded`: `closed` matches the positions, `CLOSED` means flat, and negative
 //!   equity only with `BAD_DEBT` and `INSURANCE_EXHAUSTED` and an empty fund.
 //! - Funding dust is `paid − received` and never negative.
@@ -33,6 +39,9 @@ use crate::command::{Command, Sequenced, Side};
 use crate::event::{outcome, Event, InsuranceReason};
 use crate::risk_params::AdlPolicy;
 use crate::state::{Engine, LIQUIDATION_ORDER_BIT};
+use cascade_risk::adl::{adl_score, queue_order, AdlCandidate, AdlScore};
+use cascade_risk::{PositionSize, Price, Quote};
+use core::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Counts of what the checked streams exercised, so a test can insist the generator reached
@@ -59,6 +68,10 @@ pub struct Coverage {
     pub fundings: u64,
     /// Fills of reduce-only orders.
     pub reduce_only_fills: u64,
+    /// Queue ADL fills whose counterparty's rank the oracle recomputed from the scores.
+    pub adl_ranked: u64,
+    /// Of those, fills of queues the oracle recomputed whole (the rank itself checked).
+    pub adl_ranked_exact: u64,
 }
 
 /// One liquidation in progress, from `LiquidationStarted` to `LiquidationEnded`.
@@ -99,6 +112,23 @@ pub struct Oracle {
     /// The ADL queues seen in the command being checked, by (market, side of the positions
     /// queued).
     adl_queues: BTreeMap<(u16, i64), QueueSeen>,
+    /// The state the previous command left, for ranking ADL queues independently.
+    before: Before,
+    /// Accounts named by the events of the command being checked so far (all of them when
+    /// funding settled, which moves every position of a market without naming it).
+    named: BTreeSet<u32>,
+    named_all: bool,
+    /// Accounts named anywhere in the command being checked.
+    named_in_command: BTreeSet<u32>,
+}
+
+/// What the previous command left: each open position's (quote, mode, isolated margin), each
+/// account's cross equity and each market's mark.
+#[derive(Clone, Debug, Default)]
+struct Before {
+    positions: BTreeMap<(u32, u16), (i64, crate::account::MarginMode, i64)>,
+    cross_equity: BTreeMap<u32, i128>,
+    marks: BTreeMap<u16, i64>,
 }
 
 /// What a command's ADL fills have shown of one of its queues.
@@ -110,6 +140,11 @@ struct QueueSeen {
     rank_of: BTreeMap<u32, u32>,
     /// The last rank taken under the queue policy.
     last: Option<u32>,
+    /// The queue recomputed at the ranking: the positions on the queue's side whose state the
+    /// oracle knows then (their accounts untouched by the command so far), in queue order.
+    known: Vec<AdlCandidate<u32>>,
+    /// Every position of the queue's side was known, so `known` is the whole queue.
+    exact: bool,
 }
 
 type Check = Result<(), String>;
@@ -144,12 +179,90 @@ impl Oracle {
         self.coverage.commands += 1;
         self.ended_now.clear();
         self.adl_queues.clear();
+        self.named.clear();
+        self.named_all = false;
+        self.named_in_command.clear();
+        for e in events {
+            if let Some(a) = named(e) {
+                self.named_in_command.extend(a.into_iter().flatten());
+            }
+        }
         let result = engine
             .audit()
             .and_then(|()| self.follow(engine, cmd, events))
             .and_then(|()| self.compare(engine))
             .and_then(|()| self.no_negative_equity_left(engine));
+        self.remember(engine);
         result.map_err(|e| format!("after seq {} ({:?}): {e}", cmd.seq, cmd.command))
+    }
+
+    /// Keeps what this command left for the next one's ADL rankings.
+    fn remember(&mut self, engine: &Engine) {
+        let b = &mut self.before;
+        b.positions.clear();
+        b.cross_equity.clear();
+        b.marks.clear();
+        for p in engine.accounts().all_positions() {
+            if p.size == 0 {
+                continue;
+            }
+            b.positions
+                .insert((p.account, p.market), (p.quote, p.mode, p.isolated_margin));
+            if p.mode == crate::account::MarginMode::Cross {
+                b.cross_equity
+                    .entry(p.account)
+                    .or_insert_with(|| engine.health(crate::AccountId(p.account)).equity);
+            }
+            if let Some(mark) = mark_of(engine, p.market) {
+                b.marks.insert(p.market, mark);
+            }
+        }
+    }
+
+    /// The ADL score of `account`'s position in `market` at the ranking, computed from the
+    /// previous command's state, or `None` when the command may have changed that state before
+    /// the ranking (the account was named, funding settled, or a mark appeared).
+    fn known_score(&self, engine: &Engine, account: u32, market: u16) -> Option<AdlScore> {
+        if self.named_all || self.named.contains(&account) {
+            return None;
+        }
+        let size = self.pos(account, market);
+        let &(quote, mode, iso) = self.before.positions.get(&(account, market))?;
+        let spec = engine.market(crate::MarketId(market))?.spec;
+        let c = spec.quote_per_tick_lot;
+        let mark = mark_of(engine, market)?;
+        let value = |size: i64, quote: i64, mark: i64, c: i64| {
+            i128::from(size) * i128::from(mark) * i128::from(c) + i128::from(quote)
+        };
+        let equity = if mode == crate::account::MarginMode::Isolated {
+            i128::from(iso) + value(size, quote, mark, c)
+        } else {
+            // The cross equity then, moved by every mark that moved since.
+            let mut eq = *self.before.cross_equity.get(&account)?;
+            for (&(a, m), &(_, mode, _)) in self.before.positions.range((account, 0)..) {
+                if a != account {
+                    break;
+                }
+                if mode != crate::account::MarginMode::Cross {
+                    continue;
+                }
+                let (then, now) = (*self.before.marks.get(&m)?, mark_of(engine, m)?);
+                let cm = engine.market(crate::MarketId(m))?.spec.quote_per_tick_lot;
+                eq += i128::from(self.pos(a, m)) * i128::from(now - then) * i128::from(cm);
+            }
+            eq
+        };
+        // As the engine takes it: the entry price is the quote balance per lot, floored.
+        let per_lot = i128::from(size.abs()) * i128::from(c);
+        let entry = i64::try_from(i128::from(quote).abs() / per_lot)
+            .unwrap_or(1)
+            .max(1);
+        let equity =
+            Quote(i64::try_from(equity.clamp(i128::from(i64::MIN), i128::from(i64::MAX))).ok()?);
+        Some(
+            adl_score(PositionSize(size), Price(entry), Price(mark), equity, c)
+                .map_or(AdlScore(i128::MIN), |s| s),
+        )
     }
 
     fn pos(&self, account: u32, market: u16) -> i64 {
@@ -242,7 +355,7 @@ impl Oracle {
                         .and_then(|m| m.risk.as_ref())
                         .map(|r| r.params.adl);
                     let queue = policy == Some(AdlPolicy::Queue) && !adl_policy_changes;
-                    self.deleveraged(e, span.as_mut(), queue)?;
+                    self.deleveraged(engine, e, span.as_mut(), queue)?;
                 }
                 Event::LiquidationEnded { .. } => {
                     let s = span
@@ -267,6 +380,10 @@ impl Oracle {
                     );
                 }
                 _ => {}
+            }
+            match named(e) {
+                Some(a) => self.named.extend(a.into_iter().flatten()),
+                None => self.named_all = true,
             }
         }
         ensure!(span.is_none(), "a liquidation never ended");
@@ -385,7 +502,13 @@ impl Oracle {
         })
     }
 
-    fn deleveraged(&mut self, e: &Event, span: Option<&mut Span>, queue: bool) -> Check {
+    fn deleveraged(
+        &mut self,
+        engine: &Engine,
+        e: &Event,
+        span: Option<&mut Span>,
+        queue: bool,
+    ) -> Check {
         let Event::Deleveraged {
             account,
             counterparty,
@@ -427,12 +550,34 @@ impl Oracle {
             "ADL at two prices in one liquidation"
         );
         let side = cp.signum();
+        if queue && !self.adl_queues.contains_key(&(market.0, side)) {
+            // The command ranks this queue now: every position on its side, at the mark.
+            let mut known = Vec::new();
+            let mut exact = true;
+            for (&(a, m), &size) in &self.positions {
+                if m != market.0 || size.signum() != side {
+                    continue;
+                }
+                match self.known_score(engine, a, m) {
+                    Some(score) => known.push(AdlCandidate { account: a, score }),
+                    None => exact = false,
+                }
+            }
+            known.sort_unstable_by(queue_order);
+            let q = self.adl_queues.entry((market.0, side)).or_default();
+            q.known = known;
+            q.exact = exact;
+        }
         let seen = self.adl_queues.entry((market.0, side)).or_default();
         ensure!(
             seen.by_rank.get(&rank).is_none_or(|a| *a == counterparty.0)
                 && seen.rank_of.get(&counterparty.0).is_none_or(|r| *r == rank),
             "ADL rank {rank} of {counterparty:?} disagrees with the command's queue"
         );
+        if queue {
+            self.ranked_in_order(market.0, side, counterparty.0, rank)?;
+        }
+        let seen = self.adl_queues.entry((market.0, side)).or_default();
         seen.by_rank.insert(rank, counterparty.0);
         seen.rank_of.insert(counterparty.0, rank);
         if queue {
@@ -467,6 +612,42 @@ impl Oracle {
         self.set(counterparty.0, market.0, cp + step);
         if cp + step != 0 {
             s.queue_gap = Some(rank);
+        }
+        Ok(())
+    }
+
+    /// The queue counterparty `cp` taken at `rank` sits where the independent ranking puts it,
+    /// and no position ranked before it was passed over while open: one the command never
+    /// touched kept its whole position throughout, so the walk had to take it first.
+    fn ranked_in_order(&mut self, market: u16, side: i64, cp: u32, rank: u32) -> Check {
+        let Some(q) = self.adl_queues.get(&(market, side)) else {
+            return Ok(());
+        };
+        let Some(k) = q.known.iter().position(|c| c.account == cp) else {
+            ensure!(
+                !q.exact,
+                "queue ADL took account {cp}, which held no position on the queue's side"
+            );
+            return Ok(());
+        };
+        let at = u32::try_from(k).map_err(|e| e.to_string())?;
+        self.coverage.adl_ranked += 1;
+        self.coverage.adl_ranked_exact += u64::from(q.exact);
+        ensure!(
+            at <= rank && (!q.exact || at == rank),
+            "queue ADL took account {cp} at rank {rank}; recomputed, it ranks {at}{}",
+            if q.exact { "" } else { " or later" }
+        );
+        let me = q.known[k];
+        for c in &q.known[..k] {
+            ensure!(
+                self.named_in_command.contains(&c.account) || queue_order(c, &me) != Ordering::Less,
+                "queue ADL took account {cp} (score {}) over account {} (score {}), which kept \
+                 its position",
+                me.score.0,
+                c.account,
+                c.score.0
+            );
         }
         Ok(())
     }
@@ -636,6 +817,50 @@ impl Oracle {
             self.fund
         );
         Ok(())
+    }
+}
+
+/// The mark of a market, if it has one.
+fn mark_of(engine: &Engine, market: u16) -> Option<i64> {
+    engine
+        .market(crate::MarketId(market))?
+        .risk
+        .as_ref()?
+        .mark
+        .map(|m| m.0)
+}
+
+/// The accounts whose positions or balances an event may have moved; `None` when it may have
+/// moved unnamed ones (funding settles a whole market).
+fn named(e: &Event) -> Option<[Option<u32>; 2]> {
+    let one = |a: crate::AccountId| Some([Some(a.0), None]);
+    match *e {
+        Event::Funding { .. } => None,
+        Event::Trade {
+            maker_account,
+            taker_account,
+            ..
+        } => Some([Some(maker_account.0), Some(taker_account.0)]),
+        Event::Backstop { account, vault, .. } => Some([Some(account.0), Some(vault.0)]),
+        Event::Deleveraged {
+            account,
+            counterparty,
+            ..
+        } => Some([Some(account.0), Some(counterparty.0)]),
+        Event::Accepted { account, .. }
+        | Event::Rested { account, .. }
+        | Event::Cancelled { account, .. }
+        | Event::Reduced { account, .. }
+        | Event::Replaced { account, .. }
+        | Event::Deposited { account, .. }
+        | Event::Withdrawn { account, .. }
+        | Event::LeverageSet { account, .. }
+        | Event::MarginModeSet { account, .. }
+        | Event::IsolatedMarginSet { account, .. }
+        | Event::InsuranceFund { account, .. }
+        | Event::LiquidationStarted { account, .. }
+        | Event::LiquidationEnded { account, .. } => one(account),
+        _ => Some([None, None]),
     }
 }
 

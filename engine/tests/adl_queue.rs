@@ -332,3 +332,37 @@ fn the_oracle_refuses_a_rank_that_leaves_the_command_s_queue() {
         .expect_err("a forged rank");
     assert!(err.contains("disagrees with the command's queue"), "{err}");
 }
+
+#[test]
+fn the_oracle_recomputes_the_queue_order() {
+    let mut c = Checked::new(AdlPolicy::Queue);
+    let mut before = c.oracle.clone();
+    let cmd = c.h.stamp(AdlCascade::gap());
+    let events = c.h.apply(&cmd);
+    assert_eq!(c.oracle.check(&c.h.engine, &cmd, &events), Ok(()));
+    // A stream whose first fill names the second counterparty instead keeps ranks increasing
+    // and that account at one rank so far, so only ranking the queue again from the scores
+    // shows it.
+    let mut forged = events.clone();
+    let cps: Vec<(usize, AccountId)> = forged
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match e {
+            Event::Deleveraged { counterparty, .. } => Some((i, *counterparty)),
+            _ => None,
+        })
+        .collect();
+    let first = cps[0];
+    let other = cps
+        .iter()
+        .find(|(_, a)| *a != first.1)
+        .expect("a second counterparty")
+        .1;
+    if let Event::Deleveraged { counterparty, .. } = &mut forged[first.0] {
+        *counterparty = other;
+    }
+    let err = before
+        .check(&c.h.engine, &cmd, &forged)
+        .expect_err("a swapped queue");
+    assert!(err.contains("recomputed, it ranks"), "{err}");
+}

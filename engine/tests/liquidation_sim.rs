@@ -39,6 +39,8 @@ fn add(total: &mut Coverage, c: Coverage) {
     total.bad_debt += c.bad_debt;
     total.fundings += c.fundings;
     total.reduce_only_fills += c.reduce_only_fills;
+    total.adl_ranked += c.adl_ranked;
+    total.adl_ranked_exact += c.adl_ranked_exact;
 }
 
 #[test]
@@ -65,6 +67,7 @@ fn seeded_liquidation_stories_keep_every_oracle_rule() {
         assert!(total.bad_debt > 0, "{total:?}");
         assert!(total.fundings > 0, "{total:?}");
         assert!(total.reduce_only_fills > 0, "{total:?}");
+        assert!(total.adl_ranked_exact > 0, "{total:?}");
     }
 }
 
