@@ -11,10 +11,11 @@
 //!   and the insurance fund replayed from `InsuranceFund` events equals the treasury's.
 //! - Reduce-only orders (the engine's liquidation orders included) never increase a position
 //!   or flip its side.
-//! - A liquidation's first order never fills worse than the bankruptcy price the account had
-//!   when it started (`equity` and `mark` of `LiquidationStarted`), except as the insurance
-//!   stage's order, which needs a fund and after which the fund pays exactly the net shortfall
-//!   of the order's fills (or everything it has).
+//! - No liquidation order (the book stage's, or the insurance stage's after it) fills worse than
+//!   the bankruptcy price the account had when it was sent (`equity` and `mark` of
+//!   `LiquidationStarted`, moved by the liquidation's own fills and fund transfers since),
+//!   except as the insurance stage's order, which needs a fund and after which the fund pays
+//!   exactly the net shortfall of the order's fills (or everything it has).
 //! - Auto-deleveraging takes opposite positions, never the liquidated account's own, in
 //!   ranking order (ranks strictly increase, at one price). A rank is a place in the queue the
 //!   command ranked once for its (market, side) (docs/RISK.md, "ADL queues"), so within one
@@ -68,6 +69,9 @@ pub struct Coverage {
     pub fundings: u64,
     /// Fills of reduce-only orders.
     pub reduce_only_fills: u64,
+    /// Liquidation orders after a liquidation's first, each bounded by the bankruptcy price
+    /// the account had when it was sent.
+    pub later_liquidation_orders: u64,
     /// Queue ADL fills whose counterparty's rank the oracle recomputed from the scores.
     pub adl_ranked: u64,
     /// Of those, fills of queues the oracle recomputed whole (the rank itself checked).
@@ -80,18 +84,25 @@ struct Span {
     account: u32,
     market: u16,
     size0: i64,
-    bankrupt0: i64,
     quote_per_tick_lot: i128,
-    first_order: Option<u64>,
-    /// Σ (bankruptcy − price) × lots × c of the first order's fills (long; mirrored for short).
-    first_shortfall: i128,
-    first_worse: bool,
-    /// The fund's shortfall payment right after the first order: (paid, fund balance after).
-    first_paid: Option<(i128, i64)>,
-    /// Another liquidation order or stage began after the first order.
-    first_done: bool,
-    /// The insurance fund when the liquidation started.
-    fund_at_start: i64,
+    price_max: i128,
+    /// The mark the liquidation started at, and the pool's equity at it, moved by the
+    /// liquidation's own fills and fund transfers since.
+    mark: i64,
+    equity: i128,
+    /// The liquidation order being followed, and the bankruptcy price when it was sent (from
+    /// `equity` and the position then).
+    order: Option<u64>,
+    bankrupt: i64,
+    /// Σ (bankruptcy − price) × lots × c of the order's fills (long; mirrored for short).
+    order_shortfall: i128,
+    order_worse: bool,
+    /// The fund's shortfall payment right after the order: (paid, fund balance after).
+    order_paid: Option<(i128, i64)>,
+    /// Another liquidation order or stage began after the order.
+    order_done: bool,
+    /// The insurance fund when the order was sent.
+    fund_at_order: i64,
     last_rank: Option<u32>,
     adl_price: Option<i64>,
     /// A queue counterparty left with a position before a later one was taken.
@@ -307,7 +318,7 @@ impl Oracle {
                     let v = self.pos(vault.0, market.0) + size;
                     self.set(vault.0, market.0, v);
                     if let Some(s) = span.as_mut() {
-                        s.first_done |= s.first_order.is_some();
+                        s.order_done |= s.order.is_some();
                     }
                 }
                 Event::InsuranceFund {
@@ -325,12 +336,22 @@ impl Oracle {
                     );
                     ensure!(balance.0 >= 0, "insurance fund below zero: {}", balance.0);
                     self.fund = balance.0;
+                    if let Some(s) = span.as_mut().filter(|s| {
+                        s.account == account.0
+                            && matches!(
+                                reason,
+                                InsuranceReason::Shortfall | InsuranceReason::LiquidationFee
+                            )
+                    }) {
+                        // The fee comes out of the pool, a shortfall payment goes into it.
+                        s.equity -= i128::from(delta.0);
+                    }
                     if reason == InsuranceReason::Shortfall {
                         self.coverage.shortfalls += 1;
                         ensure!(delta.0 <= 0, "a shortfall paid into the fund: {e:?}");
                         if let Some(s) = span.as_mut().filter(|s| s.account == account.0) {
-                            if s.first_order.is_some() && !s.first_done && s.first_paid.is_none() {
-                                s.first_paid = Some((-i128::from(delta.0), balance.0));
+                            if s.order.is_some() && !s.order_done && s.order_paid.is_none() {
+                                s.order_paid = Some((-i128::from(delta.0), balance.0));
                             }
                         }
                     }
@@ -439,20 +460,37 @@ impl Oracle {
             s.account,
             s.market
         );
-        if s.first_order.is_none() {
-            s.first_order = Some(taker_order.0);
-        }
-        if s.first_order != Some(taker_order.0) {
-            s.first_done = true;
-            return Ok(());
+        if s.order != Some(taker_order.0) {
+            // A new order (the insurance stage's after the book stage's): the last one is
+            // complete, and this one is bounded by the bankruptcy price the account has now.
+            if s.order.is_some() {
+                order_bound(s)?;
+                self.coverage.later_liquidation_orders += 1;
+            }
+            s.bankrupt = bankruptcy(
+                before.1,
+                s.equity,
+                s.mark,
+                s.quote_per_tick_lot,
+                s.price_max,
+            )?;
+            s.order = Some(taker_order.0);
+            s.order_shortfall = 0;
+            s.order_worse = false;
+            s.order_paid = None;
+            s.order_done = false;
+            s.fund_at_order = self.fund;
         }
         // A long is sold: each lot below bankruptcy is a shortfall; a short is bought back.
-        let per_lot = match taker_side {
-            Side::Sell => s.bankrupt0 - price.0,
-            Side::Buy => price.0 - s.bankrupt0,
+        let (per_lot, realized) = match taker_side {
+            Side::Sell => (s.bankrupt - price.0, price.0 - s.mark),
+            Side::Buy => (price.0 - s.bankrupt, s.mark - price.0),
         };
-        s.first_worse |= per_lot > 0;
-        s.first_shortfall += i128::from(per_lot) * i128::from(qty.0) * s.quote_per_tick_lot;
+        // Traded away at the price instead of valued at the mark (liquidation orders pay no
+        // taker fee).
+        s.equity += i128::from(realized) * i128::from(qty.0) * s.quote_per_tick_lot;
+        s.order_worse |= per_lot > 0;
+        s.order_shortfall += i128::from(per_lot) * i128::from(qty.0) * s.quote_per_tick_lot;
         Ok(())
     }
 
@@ -473,29 +511,21 @@ impl Oracle {
             .market(crate::MarketId(market))
             .ok_or("liquidation in an unknown market")?
             .spec;
-        let c = i128::from(spec.quote_per_tick_lot);
-        // Where the pool's equity is zero with this position at price p and everything else
-        // as at the mark: equity + size·(p − mark)·c = 0, rounded against the account.
-        let per_tick = i128::from(size0) * c;
-        let exact_num = i128::from(mark) * per_tick - i128::from(equity);
-        let b = if size0 > 0 {
-            div_ceil(exact_num, per_tick)
-        } else {
-            div_floor(exact_num, per_tick)
-        };
-        let b = b.clamp(1, i128::from(spec.price_max.0));
         Ok(Span {
             account,
             market,
             size0,
-            bankrupt0: i64::try_from(b).map_err(|e| e.to_string())?,
-            quote_per_tick_lot: c,
-            first_order: None,
-            first_shortfall: 0,
-            first_worse: false,
-            first_paid: None,
-            first_done: false,
-            fund_at_start: self.fund,
+            quote_per_tick_lot: i128::from(spec.quote_per_tick_lot),
+            price_max: i128::from(spec.price_max.0),
+            mark,
+            equity: i128::from(equity),
+            order: None,
+            bankrupt: 0,
+            order_shortfall: 0,
+            order_worse: false,
+            order_paid: None,
+            order_done: false,
+            fund_at_order: self.fund,
             last_rank: None,
             adl_price: None,
             queue_gap: None,
@@ -606,7 +636,7 @@ impl Oracle {
         }
         s.last_rank = Some(rank);
         s.adl_price = Some(price.0);
-        s.first_done |= s.first_order.is_some();
+        s.order_done |= s.order.is_some();
         let step = liq.signum() * qty.0;
         self.set(account.0, market.0, liq - step);
         self.set(counterparty.0, market.0, cp + step);
@@ -708,32 +738,8 @@ impl Oracle {
                 equity.0
             );
         }
-        if s.first_worse {
-            // Past bankruptcy only through the insurance stage (a book-stage order is limited
-            // to the bankruptcy price), which needs a fund and pays the net shortfall of its
-            // fills at once; fills better than bankruptcy in the same order offset worse ones.
-            ensure!(
-                s.fund_at_start > 0,
-                "liquidation filled past bankruptcy {} with an empty insurance fund",
-                s.bankrupt0
-            );
-            // Netting to zero or better, the order costs the fund nothing; a payment after it
-            // is for negative equity left at the end (the waterfall's last step).
-            if s.first_shortfall > 0 {
-                let Some((paid, balance)) = s.first_paid else {
-                    return Err(format!(
-                        "liquidation filled past bankruptcy {} (shortfall {}) with no fund \
-                         payment",
-                        s.bankrupt0, s.first_shortfall
-                    ));
-                };
-                ensure!(
-                    paid == s.first_shortfall || (paid < s.first_shortfall && balance == 0),
-                    "the fund paid {paid} for a shortfall of {} past bankruptcy {}",
-                    s.first_shortfall,
-                    s.bankrupt0
-                );
-            }
+        if s.order.is_some() {
+            order_bound(s)?;
         }
         Ok(())
     }
@@ -869,6 +875,53 @@ fn reduces(before: i64, after: i64, order: u64) -> Check {
         after.abs() <= before.abs() && after.signum() != -before.signum(),
         "reduce-only order {order:#x} moved the position {before} → {after}"
     );
+    Ok(())
+}
+
+/// Where the pool's equity is zero with a position of `size` at price p and everything else as
+/// at the mark: equity + size·(p − mark)·c = 0, rounded against the account and clamped to
+/// `1..=price_max`.
+fn bankruptcy(size: i64, equity: i128, mark: i64, c: i128, price_max: i128) -> Result<i64, String> {
+    ensure!(size != 0, "a liquidation order for a flat position");
+    let per_tick = i128::from(size) * c;
+    let exact_num = i128::from(mark) * per_tick - equity;
+    let b = if size > 0 {
+        div_ceil(exact_num, per_tick)
+    } else {
+        div_floor(exact_num, per_tick)
+    };
+    i64::try_from(b.clamp(1, price_max)).map_err(|e| e.to_string())
+}
+
+/// A liquidation order fills past the bankruptcy price it was sent at only as the insurance
+/// stage's order (a book-stage order is limited to it), which needs a fund and pays the net
+/// shortfall of its fills at once; fills better than bankruptcy in the same order offset worse
+/// ones.
+fn order_bound(s: &Span) -> Check {
+    if !s.order_worse {
+        return Ok(());
+    }
+    ensure!(
+        s.fund_at_order > 0,
+        "liquidation filled past bankruptcy {} with an empty insurance fund",
+        s.bankrupt
+    );
+    // Netting to zero or better, the order costs the fund nothing; a payment after it is for
+    // negative equity left at the end (the waterfall's last step).
+    if s.order_shortfall > 0 {
+        let Some((paid, balance)) = s.order_paid else {
+            return Err(format!(
+                "liquidation filled past bankruptcy {} (shortfall {}) with no fund payment",
+                s.bankrupt, s.order_shortfall
+            ));
+        };
+        ensure!(
+            paid == s.order_shortfall || (paid < s.order_shortfall && balance == 0),
+            "the fund paid {paid} for a shortfall of {} past bankruptcy {}",
+            s.order_shortfall,
+            s.bankrupt
+        );
+    }
     Ok(())
 }
 

@@ -39,6 +39,7 @@ fn add(total: &mut Coverage, c: Coverage) {
     total.bad_debt += c.bad_debt;
     total.fundings += c.fundings;
     total.reduce_only_fills += c.reduce_only_fills;
+    total.later_liquidation_orders += c.later_liquidation_orders;
     total.adl_ranked += c.adl_ranked;
     total.adl_ranked_exact += c.adl_ranked_exact;
 }
