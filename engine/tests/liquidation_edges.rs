@@ -629,3 +629,75 @@ fn margining_a_matching_only_market_with_open_positions_is_refused() {
     );
     r.index(T, 1_000);
 }
+
+/// The insurance stage's order after a partly filled book-stage order is bounded by the
+/// bankruptcy price the account has then, not the one it started with: the book fill below
+/// the mark's bankruptcy moved it, and the fund pays exactly the shortfall past the new one.
+#[test]
+fn the_insurance_order_after_a_book_fill_is_bounded_by_the_bankruptcy_price_then() {
+    let mut r = Run::new();
+    let mut p = simple();
+    p.insurance_slippage_ppm = 999_999;
+    r.market(MarketSpec::unit(MarketId(T), "T"), p);
+    let short = 1;
+    r.step(Command::InsuranceDeposit {
+        amount: Quote(1_000_000),
+    });
+    r.deposit(MM, 1_000_000_000);
+    r.deposit(short, 2_500);
+    r.leverage(short, T, 50);
+    r.index(T, 1_000);
+    r.trade(short, MM, T, Side::Sell, 1_000, 100);
+    r.order(MM, T, Side::Sell, 1_020, 10);
+    r.order(MM, T, Side::Sell, 1_030, 5);
+    let mut before = r.oracle.clone();
+    let (seq, ts) = (r.seq + 1, r.ts + 1_000);
+    let events = r.index(T, 1_016);
+    let fills: Vec<(i64, i64)> = trades(&events).iter().map(|t| (t.0, t.1)).collect();
+    assert_eq!(fills, vec![(1_020, 10), (1_030, 5)], "{events:#?}");
+    // Equity at 1016: 2500 − 16 × 100 = 900; after 10 lots bought at 1020 it is 860 for 90
+    // lots, so bankruptcy is ⌊1016 + 860 / 90⌋ = 1025 and the 5 lots at 1030 cost the fund 25.
+    let paid: Vec<i64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::InsuranceFund {
+                reason: InsuranceReason::Shortfall,
+                delta,
+                ..
+            } => Some(-delta.0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(paid, vec![25], "{events:#?}");
+    assert_eq!(r.oracle.coverage().later_liquidation_orders, 1);
+    // A stream in which the fund paid one less (its balance kept consistent) is refused.
+    let mut forged = events.clone();
+    for e in &mut forged {
+        if let Event::InsuranceFund {
+            reason: InsuranceReason::Shortfall,
+            delta,
+            balance,
+            ..
+        } = e
+        {
+            delta.0 += 1;
+            balance.0 += 1;
+        }
+    }
+    let cmd = Sequenced {
+        seq,
+        ts_ns: ts,
+        command: Command::SetIndexPrice {
+            market: MarketId(T),
+            index: Price(1_016),
+            external_mark: None,
+        },
+    };
+    let err = before
+        .check(&r.engine, &cmd, &forged)
+        .expect_err("a short payment");
+    assert!(
+        err.contains("the fund paid 24 for a shortfall of 25 past bankruptcy 1025"),
+        "{err}"
+    );
+}
