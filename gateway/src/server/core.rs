@@ -726,29 +726,16 @@ impl Core {
     fn send_through(&mut self, r: &Release) {
         let mut sessions = 0u64;
         for ((id, a), &(ouch_end, native_end)) in self.accounts.iter_mut().zip(&r.accounts) {
-            if let Some(s) = &a.session {
-                if !send_upto(&s.out, &a.log, a.sent, ouch_end) {
-                    tracing::warn!(
-                        session = s.session,
-                        account = id.0,
-                        "slow consumer: outbound queue full, disconnecting"
-                    );
-                    a.session = None;
-                }
-            }
-            a.sent = a.sent.max(ouch_end);
+            release(&mut a.session, &a.log, &mut a.sent, ouch_end, *id, "");
             let n = &mut a.native;
-            if let Some(s) = &n.session {
-                if !send_upto(&s.out, &n.log, n.sent, native_end) {
-                    tracing::warn!(
-                        session = s.session,
-                        account = id.0,
-                        "slow native consumer: outbound queue full, disconnecting"
-                    );
-                    n.session = None;
-                }
-            }
-            n.sent = n.sent.max(native_end);
+            release(
+                &mut n.session,
+                &n.log,
+                &mut n.sent,
+                native_end,
+                *id,
+                "native ",
+            );
             sessions += u64::from(a.session.is_some()) + u64::from(a.native.session.is_some());
         }
         let (log, sent, end) = (&self.itch_log, self.itch_sent, r.itch);
@@ -1086,6 +1073,29 @@ impl Core {
         }
         Ok(hash)
     }
+}
+
+/// Hands an account stream's messages up to `end` to its attached session, if any, and moves
+/// `sent` on; a session whose queue cannot take them is a slow consumer and is detached.
+fn release(
+    session: &mut Option<Attached>,
+    log: &StreamLog,
+    sent: &mut u64,
+    end: u64,
+    account: AccountId,
+    stream: &str,
+) {
+    if let Some(s) = session {
+        if !send_upto(&s.out, log, *sent, end) {
+            tracing::warn!(
+                session = s.session,
+                account = account.0,
+                "slow {stream}consumer: outbound queue full, disconnecting"
+            );
+            *session = None;
+        }
+    }
+    *sent = (*sent).max(end);
 }
 
 /// Queues the messages of `log` after number `sent` up to `end`; false when the queue is full or closed,
