@@ -132,18 +132,7 @@ fn read_lines(files: &[PathBuf]) -> Result<Vec<Line>, ImportError> {
         let mut reader = input::open(path)?;
         let mut text = String::new();
         let mut line = 0u64;
-        loop {
-            text.clear();
-            let n = std::io::BufRead::read_line(&mut *reader, &mut text)
-                .map_err(|e| ImportError::io(path, &e))?;
-            if n == 0 {
-                break;
-            }
-            line += 1;
-            let trimmed = text.trim_end();
-            if trimmed.is_empty() {
-                continue;
-            }
+        while let Some(trimmed) = input::next_line(&mut *reader, &mut text, path, &mut line)? {
             let (ts, json) = trimmed.split_once(' ').ok_or_else(|| {
                 ImportError::at(Reason::FieldMissing, path, line, "expected `<time> <json>`")
             })?;

@@ -83,3 +83,30 @@ pub fn csv_next(
     rdr.read_record(rec)
         .map_err(|e| ImportError::at(Reason::FieldMissing, path, *line, e.to_string()))
 }
+
+/// Reads the next non-empty line of a text source into `text` and returns it without its line
+/// ending, advancing `line` past every line read (blank ones included, so error reports name
+/// the file's own line numbers); `None` at the end.
+///
+/// # Errors
+/// [`Reason::Io`] when the source cannot be read.
+pub fn next_line<'t>(
+    reader: &mut dyn BufRead,
+    text: &'t mut String,
+    path: &Path,
+    line: &mut u64,
+) -> Result<Option<&'t str>, ImportError> {
+    loop {
+        text.clear();
+        let n = reader
+            .read_line(text)
+            .map_err(|e| ImportError::io(path, &e))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        *line += 1;
+        if !text.trim_end().is_empty() {
+            return Ok(Some(text.trim_end()));
+        }
+    }
+}

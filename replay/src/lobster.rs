@@ -113,18 +113,7 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
     for path in files {
         let mut reader = input::open(path)?;
         let mut line = 0u64;
-        loop {
-            text.clear();
-            let n = std::io::BufRead::read_line(&mut *reader, &mut text)
-                .map_err(|e| ImportError::io(path, &e))?;
-            if n == 0 {
-                break;
-            }
-            line += 1;
-            let row = text.trim_end();
-            if row.is_empty() {
-                continue;
-            }
+        while let Some(row) = input::next_line(&mut *reader, &mut text, path, &mut line)? {
             let fields: Vec<&str> = row.split(',').collect();
             let num = |i: usize, decimals: u8| -> Result<i64, ImportError> {
                 let f = field(&fields, i, path, line)?;
