@@ -245,13 +245,13 @@ impl Store {
         &mut self.journal
     }
 
-    /// Syncs the journal, then writes a snapshot of `engine`, then deletes all but the newest
-    /// `keep` snapshots (at least one is kept). Returns the snapshot's path.
+    /// Makes the journal durable through `engine`'s last command, so that a snapshot of
+    /// `engine` written from now on (here or on another thread) is never ahead of it.
     ///
     /// # Errors
     /// [`RecoveryError::NotJournaled`] when the engine has applied a command the journal does
-    /// not hold (a snapshot must never be ahead of the journal); I/O and encoding errors.
-    pub fn snapshot(&mut self, engine: &Engine, keep: usize) -> Result<PathBuf, RecoveryError> {
+    /// not hold; the journal's sync error.
+    pub fn prepare_snapshot(&mut self, engine: &Engine) -> Result<(), RecoveryError> {
         let journal_seq = self.journal.last_seq();
         if engine.last_seq() > journal_seq.unwrap_or(0) {
             return Err(RecoveryError::NotJournaled {
@@ -260,6 +260,17 @@ impl Store {
             });
         }
         self.journal.sync()?;
+        Ok(())
+    }
+
+    /// Syncs the journal, then writes a snapshot of `engine`, then deletes all but the newest
+    /// `keep` snapshots (at least one is kept). Returns the snapshot's path.
+    ///
+    /// # Errors
+    /// [`RecoveryError::NotJournaled`] when the engine has applied a command the journal does
+    /// not hold (a snapshot must never be ahead of the journal); I/O and encoding errors.
+    pub fn snapshot(&mut self, engine: &Engine, keep: usize) -> Result<PathBuf, RecoveryError> {
+        self.prepare_snapshot(engine)?;
         let path = snapshot::write(&self.dir, engine)?;
         snapshot::prune(&self.dir, keep.max(1))?;
         Ok(path)

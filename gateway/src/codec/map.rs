@@ -29,7 +29,8 @@ pub use order_entry::{
     cancel_reason_byte, new_order, side_byte, side_of, InboundAction, OuchAccount,
 };
 pub use perp::{
-    instrument, native_command, native_events, native_reject, Audience, NativeOrigin, Role,
+    instrument, native_command, native_events, native_reject, server_request, Audience,
+    NativeOrigin, Role, ServerRequest,
 };
 pub use registry::{lots_to_u32, ticks_to_u32, MarketRegistry, RegistryError, OUCH_PRICE_DECIMALS};
 
@@ -121,11 +122,16 @@ pub enum MapReject {
     NotAuthorized = 1023,
     /// The margin mode is not `C` or `I`.
     MarginModeInvalid = 1024,
+    /// A server request (the native `s` Snapshot) has no engine command; the server serves it.
+    NotACommand = 1025,
+    /// Native `s`: the snapshot could not be written (the reason is in the server's log; the
+    /// journal alone still recovers everything).
+    SnapshotFailed = 1026,
 }
 
 impl MapReject {
     /// Every code, in numeric order.
-    pub const ALL: [MapReject; 24] = [
+    pub const ALL: [MapReject; 26] = [
         MapReject::UnknownSymbol,
         MapReject::PriceNotTickMultiple,
         MapReject::SideInvalid,
@@ -150,6 +156,8 @@ impl MapReject {
         MapReject::OrdersLimit,
         MapReject::NotAuthorized,
         MapReject::MarginModeInvalid,
+        MapReject::NotACommand,
+        MapReject::SnapshotFailed,
     ];
 
     /// Returns the stable numeric code.
@@ -192,6 +200,8 @@ impl MapReject {
             Self::OrdersLimit => "orders_limit",
             Self::NotAuthorized => "not_authorized",
             Self::MarginModeInvalid => "margin_mode_invalid",
+            Self::NotACommand => "not_a_command",
+            Self::SnapshotFailed => "snapshot_failed",
         }
     }
 }

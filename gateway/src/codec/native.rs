@@ -267,6 +267,14 @@ messages! {
             /// Quote quantums.
             amount: i64,
         }
+        /// `s` Snapshot, operator (5): RequestRef 1:4. Asks the server to write a snapshot
+        /// of the engine now (in the background); answered by `S` Snapshot Written and `A`
+        /// once the file is durable, or `J` `snapshot_failed`. Not an engine command: nothing
+        /// is journaled.
+        Snapshot / SNAPSHOT = b's', 5 {
+            /// Client correlation id.
+            request_ref: u32,
+        }
     }
 }
 
@@ -492,6 +500,17 @@ messages! {
             /// The vault, or [`ACCOUNT_NONE`].
             vault: u32,
         }
+        /// `S` Snapshot Written (21): Timestamp 1:8, RequestRef 9:4, Seq 13:8. The snapshot a
+        /// `s` request asked for is durable in the journal directory; it holds the engine
+        /// after command `Seq` (recovery starts from it and replays the journal after it).
+        SnapshotWritten / SNAPSHOT_WRITTEN = b'S', 21 {
+            /// Nanoseconds since the Unix epoch.
+            timestamp: u64,
+            /// The request's RequestRef.
+            request_ref: u32,
+            /// The last command the snapshot includes.
+            seq: u64,
+        }
     }
 }
 
@@ -617,6 +636,10 @@ mod tests {
                 amount: 9,
             }),
             &layout(&[(0, b"n"), (1, &r), (5, &9i64.to_be_bytes())]),
+        );
+        check_in(
+            Inbound::Snapshot(Snapshot { request_ref: 5 }),
+            &layout(&[(0, b"s"), (1, &r)]),
         );
     }
 
@@ -883,6 +906,19 @@ mod tests {
                 vault: 9,
             }),
             &layout(&[(0, b"K"), (1, &ts), (9, &9u32.to_be_bytes())]),
+        );
+        check_out(
+            Outbound::SnapshotWritten(SnapshotWritten {
+                timestamp: TS,
+                request_ref: 5,
+                seq: 77,
+            }),
+            &layout(&[
+                (0, b"S"),
+                (1, &ts),
+                (9, &5u32.to_be_bytes()),
+                (13, &77u64.to_be_bytes()),
+            ]),
         );
     }
 

@@ -64,7 +64,7 @@ const OUCH_OUTBOUND: [(u8, usize, bool); 10] = [
 
 const ITCH: [u8; 8] = *b"SRAEXDUP";
 
-const NATIVE_INBOUND: [(u8, usize); 9] = [
+const NATIVE_INBOUND: [(u8, usize); 10] = [
     (native::inbound_type::DEPOSIT, native::Deposit::LEN),
     (native::inbound_type::WITHDRAW, native::Withdraw::LEN),
     (native::inbound_type::SET_LEVERAGE, native::SetLeverage::LEN),
@@ -86,9 +86,10 @@ const NATIVE_INBOUND: [(u8, usize); 9] = [
         native::inbound_type::INSURANCE_DEPOSIT,
         native::InsuranceDeposit::LEN,
     ),
+    (native::inbound_type::SNAPSHOT, native::Snapshot::LEN),
 ];
 
-const NATIVE_OUTBOUND: [(u8, usize); 15] = [
+const NATIVE_OUTBOUND: [(u8, usize); 16] = [
     (
         native::outbound_type::REQUEST_DONE,
         native::RequestDone::LEN,
@@ -130,6 +131,10 @@ const NATIVE_OUTBOUND: [(u8, usize); 15] = [
     (
         native::outbound_type::BACKSTOP_SET,
         native::BackstopSet::LEN,
+    ),
+    (
+        native::outbound_type::SNAPSHOT_WRITTEN,
+        native::SnapshotWritten::LEN,
     ),
 ];
 

@@ -28,11 +28,13 @@ use crossbeam_channel::Sender;
 use super::config::{Config, MarketSetup};
 use super::metrics::{CoreMetrics, Metrics};
 use super::order_log::{OrderLog, OrderLogRecord};
+use super::snapshotter::{self, Snapshotter};
 use super::stream_log::StreamLog;
 use super::sync::SyncThread;
 use crate::codec::itch::Message;
 use crate::codec::map::{
-    native_command, native_events, native_reject, Audience, NativeOrigin, Role,
+    native_command, native_events, native_reject, server_request, Audience, MapReject,
+    NativeOrigin, Role, ServerRequest,
 };
 use crate::codec::map::{Batch, InboundAction, ItchFeed, MarketRegistry, OuchAccount};
 use crate::codec::native;
@@ -175,6 +177,9 @@ pub enum ToCore {
     /// The journal-sync thread finished a sync: answers may be due (carries nothing; the
     /// core reads how far the journal is durable from the thread's handle).
     Durable,
+    /// The snapshot writer finished a snapshot: operator requests may be due (the outcome is
+    /// read from the writer's handle).
+    SnapshotDone,
     /// Reply with the engine's state hash.
     StateHash(Sender<u64>),
     /// End every session, commit, reply with the final state hash and stop.
@@ -255,6 +260,13 @@ pub struct Core {
     /// With a sync thread: records appended (journal or order-entry log) that no sync request
     /// covers yet.
     unsynced: bool,
+    /// While [`Core::run`] runs: the thread that writes snapshots. Before (genesis), snapshots
+    /// are written on the core.
+    snapshotter: Option<Snapshotter>,
+    /// Native `s` requests (account, RequestRef) the next snapshot to start will answer.
+    snapshot_waiting: Vec<(AccountId, u32)>,
+    /// Native `s` requests the running snapshot will answer.
+    snapshot_running: Vec<(AccountId, u32)>,
 }
 
 /// Encodes a Sequenced Data frame around `payload` in `buf` (reused: the frame is then copied
@@ -356,6 +368,9 @@ impl Core {
             unreleased: VecDeque::new(),
             marks_pool: Vec::new(),
             unsynced: false,
+            snapshotter: None,
+            snapshot_waiting: Vec::new(),
+            snapshot_running: Vec::new(),
         };
         let ts = now_ns();
         core.push_itch(&ItchFeed::system_event(b'O', ts));
@@ -610,6 +625,10 @@ impl Core {
     /// goes on; this batch's answers are queued once that sync has returned (at a later
     /// commit). Without one, the sync (per the policy) happens here and the answers follow.
     fn commit(&mut self) -> Result<(), String> {
+        // Answers to snapshot requests join this commit's output.
+        if let Some(done) = self.snapshotter.as_mut().and_then(Snapshotter::poll) {
+            self.snapshot_done(done);
+        }
         let sync_id = match &mut self.sync {
             Some(sync) => {
                 self.unsynced |= self.uncommitted > 0 || self.order_log.is_dirty();
@@ -758,25 +777,120 @@ impl Core {
             .store(sessions, Ordering::Relaxed);
     }
 
-    /// Every `snapshot_every` records, after the batch's answers are out: a snapshot, so
-    /// recovery replays only the journal after it. A failed snapshot is logged, not fatal (the
-    /// journal alone still recovers everything).
+    /// After a batch's answers are out: a snapshot when `snapshot_every` records have passed
+    /// since the last one or an operator asked for one, so recovery replays only the journal
+    /// after it. A failed snapshot is logged (and refused to the operators who asked), not
+    /// fatal: the journal alone still recovers everything.
+    ///
+    /// While [`Core::run`] runs the core only syncs the journal and clones the engine; the
+    /// snapshot writer thread encodes and writes the copy. One snapshot is written at a time:
+    /// when the writer is busy, this is asked again at the next commit.
     fn maybe_snapshot(&mut self) {
         let seq = self.engine.last_seq();
-        if self.snapshot_every == 0 || seq < self.snapshot_seq.saturating_add(self.snapshot_every) {
+        let due = self.snapshot_every != 0
+            && seq >= self.snapshot_seq.saturating_add(self.snapshot_every);
+        if !due && self.snapshot_waiting.is_empty() {
             return;
         }
-        let started = std::time::Instant::now();
-        match self.store.snapshot(&self.engine, SNAPSHOTS_KEPT) {
-            Ok(path) => tracing::info!(
-                seq,
-                ms = started.elapsed().as_millis(),
-                path = %path.display(),
-                "snapshot written"
-            ),
-            Err(e) => tracing::warn!(seq, "snapshot failed: {e}"),
+        if self.snapshotter.as_ref().is_some_and(Snapshotter::busy) {
+            return;
         }
         self.snapshot_seq = seq;
+        let started = Instant::now();
+        if let Err(e) = self.store.prepare_snapshot(&self.engine) {
+            tracing::warn!(seq, "snapshot failed: {e}");
+            let running = core::mem::take(&mut self.snapshot_waiting);
+            self.snapshot_running = running;
+            self.snapshot_done(snapshotter::Done {
+                seq,
+                result: Err(e.to_string()),
+            });
+            return;
+        }
+        match self.snapshotter.as_mut() {
+            Some(writer) => {
+                let copy = Box::new(self.engine.clone());
+                let paused = started.elapsed();
+                if writer.start_job(copy) {
+                    tracing::debug!(seq, paused_us = paused.as_micros(), "snapshot started");
+                    let waiting = core::mem::take(&mut self.snapshot_waiting);
+                    self.snapshot_running = waiting;
+                } else {
+                    tracing::warn!(seq, "snapshot failed: the snapshot writer has stopped");
+                    self.snapshot_running = core::mem::take(&mut self.snapshot_waiting);
+                    self.snapshot_done(snapshotter::Done {
+                        seq,
+                        result: Err("the snapshot writer has stopped".into()),
+                    });
+                }
+            }
+            None => {
+                let result = crate::snapshot::write(self.store.dir(), &self.engine)
+                    .map_err(|e| e.to_string())
+                    .and_then(|path| {
+                        crate::snapshot::prune(self.store.dir(), SNAPSHOTS_KEPT)
+                            .map(|_| (path, started.elapsed()))
+                            .map_err(|e| format!("pruning old snapshots: {e}"))
+                    });
+                self.snapshot_running = core::mem::take(&mut self.snapshot_waiting);
+                self.snapshot_done(snapshotter::Done { seq, result });
+            }
+        }
+    }
+
+    /// Logs a finished snapshot and answers the requests it covered: `S` Snapshot Written and
+    /// `A` Request Done, or `J` `snapshot_failed`.
+    fn snapshot_done(&mut self, done: snapshotter::Done) {
+        let ok = match &done.result {
+            Ok((path, took)) => {
+                tracing::info!(
+                    seq = done.seq,
+                    ms = took.as_millis(),
+                    path = %path.display(),
+                    "snapshot written"
+                );
+                self.metrics
+                    .shared()
+                    .snapshots
+                    .fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(seq = done.seq, "snapshot failed: {e}");
+                false
+            }
+        };
+        let ts = now_ns();
+        for (account, request_ref) in core::mem::take(&mut self.snapshot_running) {
+            if ok {
+                self.push_native(
+                    Some(account),
+                    &native::Outbound::SnapshotWritten(native::SnapshotWritten {
+                        timestamp: ts,
+                        request_ref,
+                        seq: done.seq,
+                    }),
+                );
+                self.push_native(
+                    Some(account),
+                    &native::Outbound::RequestDone(native::RequestDone {
+                        timestamp: ts,
+                        request_ref,
+                        account: native::ACCOUNT_NONE,
+                    }),
+                );
+            } else {
+                self.push_native(
+                    Some(account),
+                    &native::Outbound::RequestRejected(native::RequestRejected {
+                        timestamp: ts,
+                        request_ref,
+                        account: native::ACCOUNT_NONE,
+                        reason: MapReject::SnapshotFailed.code(),
+                    }),
+                );
+            }
+        }
     }
 
     fn login(&mut self, session: u64, stream: Stream, requested_seq: u64, out: Producer<Out>) {
@@ -917,6 +1031,18 @@ impl Core {
                 return Ok(());
             }
         };
+        if let Some(request) = server_request(&msg, role) {
+            let request_ref = NativeOrigin::of(&msg).request_ref;
+            match request {
+                // Answered when the snapshot that covers it is written (`snapshot_done`).
+                Ok(ServerRequest::Snapshot) => self.snapshot_waiting.push((account, request_ref)),
+                Err(reason) => {
+                    let reply = native_reject(&msg, reason.code(), now_ns());
+                    self.push_native(Some(account), &reply);
+                }
+            }
+            return Ok(());
+        }
         match native_command(&msg, role, &self.registry) {
             Ok(command) => self.sequence_from(command, Some((NativeOrigin::of(&msg), account))),
             Err(reason) => {
@@ -988,6 +1114,14 @@ impl Core {
                     .map_err(|e| format!("journal sync thread: {e}"))?,
             );
         }
+        self.snapshotter = Some(
+            Snapshotter::start(
+                self.store.dir().to_path_buf(),
+                SNAPSHOTS_KEPT,
+                rx.notifier(),
+            )
+            .map_err(|e| format!("snapshot writer thread: {e}"))?,
+        );
         let mut reply_to: Option<Sender<u64>> = None;
         'outer: loop {
             let first = match &self.sync {
@@ -1035,8 +1169,9 @@ impl Core {
                         payload,
                     } => self.native(session, account, role, payload.as_bytes())?,
                     ToCore::Gone { session, stream } => self.gone(session, stream)?,
-                    // Nothing to do but the commit below, which sends what is now durable.
-                    ToCore::Durable => {}
+                    // Nothing to do but the commit below, which sends what is now durable
+                    // and answers a finished snapshot's requests.
+                    ToCore::Durable | ToCore::SnapshotDone => {}
                     ToCore::StateHash(reply) => {
                         let _ = reply.send(self.engine.state_hash());
                     }
@@ -1052,6 +1187,12 @@ impl Core {
             }
             self.commit()?;
         }
+        // The running snapshot ends; requests still waiting get one written here.
+        if let Some(done) = self.snapshotter.as_mut().and_then(Snapshotter::wait) {
+            self.snapshot_done(done);
+        }
+        self.snapshotter = None;
+        self.maybe_snapshot();
         self.commit()?;
         self.push_itch(&ItchFeed::system_event(b'C', now_ns()));
         self.commit()?;

@@ -46,6 +46,8 @@ pub struct Metrics {
     pub journal_records: AtomicU64,
     /// Journal fsyncs (`fdatasync`) performed.
     pub journal_fsyncs: AtomicU64,
+    /// Snapshots written (every `snapshot_every` records and on operator request).
+    pub snapshots: AtomicU64,
     /// Sessions logged in (both ports).
     pub sessions: AtomicU64,
     /// Open connections (both ports, logged in or not).
@@ -215,6 +217,12 @@ pub fn render(m: &Metrics, orders_per_s: f64) -> String {
         "Journal fdatasync calls.",
         "counter",
         get(&m.journal_fsyncs),
+    );
+    counter(
+        "cascade_snapshots_total",
+        "Snapshots written (every snapshot_every records and on operator request).",
+        "counter",
+        get(&m.snapshots),
     );
     let name = "cascade_order_ack_latency_seconds";
     let _ = writeln!(

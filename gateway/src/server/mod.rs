@@ -18,6 +18,7 @@ pub mod core;
 pub mod metrics;
 pub mod order_log;
 pub mod session;
+pub mod snapshotter;
 pub mod stream_log;
 pub mod sync;
 

@@ -795,3 +795,56 @@ fn connections_beyond_sessions_max_are_closed() {
     }
     server.shutdown().expect("shutdown");
 }
+
+#[test]
+fn operator_snapshot_on_request_is_written_in_the_background_and_restarts() {
+    use crate::codec::map::MapReject;
+    use crate::codec::native::{Inbound as Req, Outbound as Native, Snapshot};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = test_config(dir.path());
+    let server = start(config.clone()).expect("start");
+    let (mut alice, _) = Client::login(server.native_addr(), "alice", "alice", 0);
+    let (mut ops, _) = Client::login(server.native_addr(), "ops", "ops", 0);
+    let (mut trader, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    trader.enter(1, b'B', 1, PX_65000 - 1_000_000);
+    trader.wait_ouch(accepted_ref);
+
+    // A trader may not ask for a snapshot.
+    alice.native(&Req::Snapshot(Snapshot { request_ref: 1 }));
+    let refused = alice.wait_native(|m| match m {
+        Native::RequestRejected(j) if j.request_ref == 1 => Some(j.reason),
+        Native::SnapshotWritten(_) | Native::RequestDone(_) => panic!("a trader's snapshot"),
+        _ => None,
+    });
+    assert_eq!(refused, MapReject::NotAuthorized.code());
+    assert!(crate::snapshot::list(dir.path()).expect("list").is_empty());
+
+    // The operator's: Snapshot Written (with the sequence number it holds), then Request Done.
+    ops.native(&Req::Snapshot(Snapshot { request_ref: 9 }));
+    let seq = ops.wait_native(|m| match m {
+        Native::SnapshotWritten(w) if w.request_ref == 9 => Some(w.seq),
+        Native::RequestRejected(j) => panic!("snapshot refused: {}", j.reason),
+        _ => None,
+    });
+    ops.wait_native(|m| match m {
+        Native::RequestDone(d) if d.request_ref == 9 => Some(()),
+        _ => None,
+    });
+    // Genesis (10 commands) and the order: the snapshot holds them all.
+    assert_eq!(seq, 11);
+    let snapshots = crate::snapshot::list(dir.path()).expect("list");
+    assert_eq!(
+        snapshots.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        vec![11]
+    );
+    // Trading goes on after it; a restart starts from the snapshot and replays the rest.
+    trader.enter(2, b'B', 1, PX_65000 - 2_000_000);
+    trader.wait_ouch(accepted_ref);
+    let last = server.shutdown().expect("shutdown");
+    let server = start(config).expect("restart");
+    let info = server.start_info();
+    assert_eq!(info.snapshot_seq, Some(11), "{info:?}");
+    assert_eq!(info.recovered_seq, 12);
+    assert_eq!(info.state_hash, last);
+    server.shutdown().expect("shutdown");
+}

@@ -59,6 +59,7 @@ impl NativeOrigin {
             Inbound::FundingTick(m) => (m.request_ref, ACCOUNT_NONE),
             Inbound::SetBackstop(m) => (m.request_ref, ACCOUNT_NONE),
             Inbound::InsuranceDeposit(m) => (m.request_ref, ACCOUNT_NONE),
+            Inbound::Snapshot(m) => (m.request_ref, ACCOUNT_NONE),
         };
         Self {
             request_ref,
@@ -153,7 +154,30 @@ pub fn native_command(
                 amount: Quote(m.amount),
             }
         }
+        // Served by the server itself (see `server_request`), never sequenced.
+        Inbound::Snapshot(_) => {
+            operator(role)?;
+            return Err(MapReject::NotACommand);
+        }
     })
+}
+
+/// A native request the server serves itself rather than sequencing a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerRequest {
+    /// `s`: write a snapshot of the engine now.
+    Snapshot,
+}
+
+/// The server request `msg` is, if it is one: `Some(Err(NotAuthorized))` when the session's
+/// role may not make it; `None` for requests that map to engine commands
+/// ([`native_command`]).
+#[must_use]
+pub fn server_request(msg: &Inbound, role: Role) -> Option<Result<ServerRequest, MapReject>> {
+    match msg {
+        Inbound::Snapshot(_) => Some(operator(role).map(|()| ServerRequest::Snapshot)),
+        _ => None,
+    }
 }
 
 /// The Request Rejected answering `msg` with `reason` (a [`MapReject`] or engine code).

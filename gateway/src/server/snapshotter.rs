@@ -1,0 +1,164 @@
+//! The snapshot writer thread: encodes and writes engine snapshots while the core trades.
+//!
+//! # Why
+//! Encoding a snapshot walks all of the engine's state (tens of MB with the default limits),
+//! and writing it ends in two `fsync`s. Done on the core, trading stopped for all of that. Now
+//! the core only syncs the journal (so a snapshot is never ahead of it) and clones the engine,
+//! both short, and this thread does the rest on the copy.
+//!
+//! # Protocol
+//! [`Snapshotter::start_job`] hands over a clone of the engine; one job runs at a time (the
+//! core asks again at its next commit if the writer is busy). When a job ends the thread sends
+//! its [`Done`] and pushes [`ToCore::SnapshotDone`] so that an idle core wakes to answer the
+//! operator requests waiting for it. Dropping the handle lets the running job finish, then
+//! stops the thread.
+
+use std::path::PathBuf;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use cascade_engine::Engine;
+use crossbeam_channel::{bounded, Receiver, Sender};
+
+use super::core::ToCore;
+use crate::ring::Notifier;
+use crate::snapshot;
+
+/// How one snapshot job ended.
+#[derive(Debug)]
+pub struct Done {
+    /// The last command the snapshot holds.
+    pub seq: u64,
+    /// The file written and how long encoding and writing took, or why it failed.
+    pub result: Result<(PathBuf, Duration), String>,
+}
+
+/// The core's handle on its snapshot writer.
+pub struct Snapshotter {
+    jobs: Option<Sender<Box<Engine>>>,
+    done: Receiver<Done>,
+    busy: bool,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Snapshotter {
+    /// Starts the writer for the journal directory `dir`, keeping the newest `keep` snapshots.
+    ///
+    /// # Errors
+    /// The thread could not be spawned.
+    pub fn start(dir: PathBuf, keep: usize, wake: Notifier<ToCore>) -> std::io::Result<Self> {
+        let (jobs, job_rx) = bounded::<Box<Engine>>(1);
+        let (done_tx, done) = bounded::<Done>(1);
+        let thread = thread::Builder::new()
+            .name("cascade-snapshot".into())
+            .spawn(move || {
+                for engine in job_rx {
+                    let started = Instant::now();
+                    let result = snapshot::write(&dir, &engine)
+                        .map_err(|e| e.to_string())
+                        .and_then(|path| {
+                            snapshot::prune(&dir, keep.max(1))
+                                .map(|_| (path, started.elapsed()))
+                                .map_err(|e| format!("pruning old snapshots: {e}"))
+                        });
+                    let seq = engine.last_seq();
+                    // Freed here, not on the core.
+                    drop(engine);
+                    if done_tx.send(Done { seq, result }).is_err() {
+                        return;
+                    }
+                    // A full ring means the core is busy and polls at its next commit anyway.
+                    let _ = wake.try_push(ToCore::SnapshotDone);
+                }
+            })?;
+        Ok(Self {
+            jobs: Some(jobs),
+            done,
+            busy: false,
+            thread: Some(thread),
+        })
+    }
+
+    /// Whether a job is running.
+    #[must_use]
+    pub const fn busy(&self) -> bool {
+        self.busy
+    }
+
+    /// Hands `engine` (a copy the caller made after syncing the journal through its last
+    /// command) to the writer. False, and nothing done, while a job is running or when the
+    /// thread has stopped.
+    pub fn start_job(&mut self, engine: Box<Engine>) -> bool {
+        if self.busy {
+            return false;
+        }
+        let sent = self.jobs.as_ref().is_some_and(|j| j.send(engine).is_ok());
+        self.busy = sent;
+        sent
+    }
+
+    /// The running job's outcome if it has ended (never blocks).
+    pub fn poll(&mut self) -> Option<Done> {
+        let done = self.done.try_recv().ok()?;
+        self.busy = false;
+        Some(done)
+    }
+
+    /// Waits for the running job, if any, and returns its outcome.
+    pub fn wait(&mut self) -> Option<Done> {
+        if !self.busy {
+            return None;
+        }
+        self.busy = false;
+        self.done.recv().ok()
+    }
+}
+
+impl Drop for Snapshotter {
+    fn drop(&mut self) {
+        // Closing the job channel ends the thread after the running job. Its last outcome
+        // always fits: one job runs at a time and its `Done` is the only one in flight.
+        self.jobs = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ring;
+    use cascade_engine::Limits;
+
+    #[test]
+    fn writes_in_the_background_and_wakes_the_core() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_tx, mut rx) = ring::ring::<ToCore>(8);
+        let mut writer =
+            Snapshotter::start(dir.path().to_path_buf(), 2, rx.notifier()).expect("start");
+        let engine = Box::new(Engine::new(Limits::SMALL));
+        assert!(writer.start_job(engine.clone()));
+        assert!(writer.busy());
+        assert!(!writer.start_job(engine), "one job at a time");
+        let done = writer.wait().expect("a job ran");
+        assert_eq!(done.seq, 0);
+        let (path, _) = done.result.expect("written");
+        assert!(path.exists());
+        assert!(!writer.busy());
+        assert!(matches!(rx.pop(), Some(ToCore::SnapshotDone)));
+        let (_, loaded) = snapshot::load(&path).expect("loads");
+        assert_eq!(loaded.state_hash(), Engine::new(Limits::SMALL).state_hash());
+    }
+
+    #[test]
+    fn a_failed_write_is_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let gone = dir.path().join("missing");
+        let (_tx, rx) = ring::ring::<ToCore>(8);
+        let mut writer = Snapshotter::start(gone, 2, rx.notifier()).expect("start");
+        assert!(writer.start_job(Box::new(Engine::new(Limits::SMALL))));
+        let done = writer.wait().expect("a job ran");
+        assert!(done.result.is_err(), "{done:?}");
+    }
+}
