@@ -165,6 +165,39 @@ impl Clone for Accounts {
             positions_max: self.positions_max,
         }
     }
+
+    /// Copies into `self`'s vectors, reusing their storage (see `Engine::clone_from`).
+    fn clone_from(&mut self, src: &Self) {
+        // Destructured so that a new field fails to compile here until it is copied.
+        let Self {
+            orders_open,
+            order_head,
+            collateral,
+            position_head,
+            flags,
+            positions,
+            heap_meta,
+            market_next,
+            market_head,
+            cross_open,
+            multi,
+            multi_at,
+            positions_max,
+        } = src;
+        self.orders_open.clone_from(orders_open);
+        self.order_head.clone_from(order_head);
+        self.collateral.clone_from(collateral);
+        self.position_head.clone_from(position_head);
+        self.flags.clone_from(flags);
+        self.positions.clone_from(positions);
+        self.heap_meta.clone_from(heap_meta);
+        self.market_next.clone_from(market_next);
+        self.market_head.clone_from(market_head);
+        self.cross_open.clone_from(cross_open);
+        self.multi.clone_from(multi);
+        self.multi_at.clone_from(multi_at);
+        self.positions_max = *positions_max;
+    }
 }
 
 impl Accounts {

@@ -180,6 +180,48 @@ impl Clone for Engine {
             margined: self.margined,
         }
     }
+
+    /// Refreshes a copy made earlier, reusing its storage: the large tables (order slab, id
+    /// index, accounts and positions) are copied in place instead of allocated and
+    /// page-faulted anew, which is most of the cost of a fresh `clone` with big limits. Equal
+    /// state afterwards, as with `clone`.
+    fn clone_from(&mut self, src: &Self) {
+        // Destructured so that a new field fails to compile here until it is copied.
+        let Self {
+            limits,
+            markets,
+            orders,
+            accounts,
+            events,
+            fok_delta,
+            last_seq,
+            last_ts_ns,
+            treasury,
+            backstop,
+            liquidation_orders,
+            touched,
+            cooldowns,
+            adl_queue,
+            adl_segments,
+            margined,
+        } = src;
+        self.limits = *limits;
+        self.markets.clone_from(markets);
+        self.orders.clone_from(orders);
+        self.accounts.clone_from(accounts);
+        self.events.clone_from(events);
+        self.fok_delta.clone_from(fok_delta);
+        self.last_seq = *last_seq;
+        self.last_ts_ns = *last_ts_ns;
+        self.treasury = *treasury;
+        self.backstop = *backstop;
+        self.liquidation_orders = *liquidation_orders;
+        self.touched.clone_from(touched);
+        self.cooldowns.clone_from(cooldowns);
+        self.adl_queue.clone_from(adl_queue);
+        self.adl_segments.clone_from(adl_segments);
+        self.margined = *margined;
+    }
 }
 
 #[inline]

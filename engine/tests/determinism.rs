@@ -147,6 +147,37 @@ fn clone_midway_then_same_suffix_gives_same_events_and_hash() {
 }
 
 #[test]
+fn clone_from_refreshes_a_stale_copy_to_the_same_state() {
+    // A snapshot copy is refreshed in place (`clone_from`, reusing its storage) rather than
+    // made anew: from a copy taken at a quarter of the stream, refreshed at half, the suffix
+    // must give the same events and hashes as on the original.
+    let stream = random_stream(6, COMMANDS);
+    let mut original = Engine::new(Limits::SMALL);
+    let mut copy = Engine::new(Limits::SMALL);
+    for (i, cmd) in stream.iter().enumerate() {
+        if i == COMMANDS / 4 {
+            copy = original.clone();
+        }
+        if i == COMMANDS / 2 {
+            assert_ne!(
+                copy.state_hash(),
+                original.state_hash(),
+                "the copy is stale"
+            );
+            copy.clone_from(&original);
+            assert_eq!(copy.state_hash(), original.state_hash());
+            copy.audit().expect("the refreshed copy passes the audit");
+        }
+        let events = original.apply(cmd).to_vec();
+        if i >= COMMANDS / 2 {
+            assert_eq!(events, copy.apply(cmd), "events differ at seq {}", cmd.seq);
+        }
+    }
+    assert_eq!(copy.state_hash(), original.state_hash());
+    copy.audit().expect("audit after the suffix");
+}
+
+#[test]
 fn hash_covers_book_order_positions_and_sequence() {
     use cascade_engine::{NewOrder, Side};
     let base = || {

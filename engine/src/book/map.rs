@@ -39,7 +39,7 @@ const VACANT: Bucket = Bucket {
 };
 
 /// Fixed-capacity `u64 → u32` map.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct U64Map {
     buckets: Vec<Bucket>,
@@ -50,6 +50,27 @@ pub struct U64Map {
     /// it and no deletion scans past it, so a long run of neighbouring keys (a market maker's
     /// consecutive order ids) costs nothing extra to search or delete in.
     displacement_max: usize,
+}
+
+impl Clone for U64Map {
+    fn clone(&self) -> Self {
+        Self {
+            buckets: self.buckets.clone(),
+            mask: self.mask,
+            len: self.len,
+            capacity: self.capacity,
+            displacement_max: self.displacement_max,
+        }
+    }
+
+    /// Reuses `self`'s buckets (no allocation, no fresh pages when the sizes match).
+    fn clone_from(&mut self, src: &Self) {
+        self.buckets.clone_from(&src.buckets);
+        self.mask = src.mask;
+        self.len = src.len;
+        self.capacity = src.capacity;
+        self.displacement_max = src.displacement_max;
+    }
 }
 
 impl U64Map {

@@ -144,6 +144,28 @@ impl Clone for Orders {
             capacity: self.capacity,
         }
     }
+
+    /// Copies into `self`'s storage: no allocation and no fresh pages when the capacities
+    /// match (a snapshot copy refreshed from the live engine).
+    fn clone_from(&mut self, src: &Self) {
+        // Destructured so that a new field fails to compile here until it is copied.
+        let Self {
+            slots,
+            high_water,
+            free,
+            direct,
+            overflow,
+            held,
+            capacity,
+        } = src;
+        self.slots.clone_from(slots);
+        self.high_water = *high_water;
+        self.free.clone_from(free);
+        self.direct.clone_from(direct);
+        self.overflow.clone_from(overflow);
+        self.held = *held;
+        self.capacity = *capacity;
+    }
 }
 
 impl Orders {

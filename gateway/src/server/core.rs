@@ -267,6 +267,8 @@ pub struct Core {
     snapshot_waiting: Vec<(AccountId, u32)>,
     /// Native `s` requests the running snapshot will answer.
     snapshot_running: Vec<(AccountId, u32)>,
+    /// The copy the last snapshot was written from, refreshed in place for the next one.
+    snapshot_spare: Option<Box<Engine>>,
 }
 
 /// Encodes a Sequenced Data frame around `payload` in `buf` (reused: the frame is then copied
@@ -371,6 +373,7 @@ impl Core {
             snapshotter: None,
             snapshot_waiting: Vec::new(),
             snapshot_running: Vec::new(),
+            snapshot_spare: None,
         };
         let ts = now_ns();
         core.push_itch(&ItchFeed::system_event(b'O', ts));
@@ -804,12 +807,19 @@ impl Core {
             self.snapshot_done(snapshotter::Done {
                 seq,
                 result: Err(e.to_string()),
+                spare: None,
             });
             return;
         }
         match self.snapshotter.as_mut() {
             Some(writer) => {
-                let copy = Box::new(self.engine.clone());
+                let copy = match self.snapshot_spare.take() {
+                    Some(mut spare) => {
+                        Engine::clone_from(&mut spare, &self.engine);
+                        spare
+                    }
+                    None => Box::new(self.engine.clone()),
+                };
                 let paused = started.elapsed();
                 if writer.start_job(copy) {
                     tracing::debug!(seq, paused_us = paused.as_micros(), "snapshot started");
@@ -821,6 +831,7 @@ impl Core {
                     self.snapshot_done(snapshotter::Done {
                         seq,
                         result: Err("the snapshot writer has stopped".into()),
+                        spare: None,
                     });
                 }
             }
@@ -833,7 +844,11 @@ impl Core {
                             .map_err(|e| format!("pruning old snapshots: {e}"))
                     });
                 self.snapshot_running = core::mem::take(&mut self.snapshot_waiting);
-                self.snapshot_done(snapshotter::Done { seq, result });
+                self.snapshot_done(snapshotter::Done {
+                    seq,
+                    result,
+                    spare: None,
+                });
             }
         }
     }
@@ -841,6 +856,9 @@ impl Core {
     /// Logs a finished snapshot and answers the requests it covered: `S` Snapshot Written and
     /// `A` Request Done, or `J` `snapshot_failed`.
     fn snapshot_done(&mut self, done: snapshotter::Done) {
+        if done.spare.is_some() {
+            self.snapshot_spare = done.spare;
+        }
         let ok = match &done.result {
             Ok((path, took)) => {
                 tracing::info!(

@@ -7,8 +7,11 @@
 //! both short, and this thread does the rest on the copy.
 //!
 //! # Protocol
-//! [`Snapshotter::start_job`] hands over a clone of the engine; one job runs at a time (the
-//! core asks again at its next commit if the writer is busy). When a job ends the thread sends
+//! [`Snapshotter::start_job`] hands over a copy of the engine; one job runs at a time (the
+//! core asks again at its next commit if the writer is busy). The copy comes back in [`Done`]
+//! so that the next snapshot refreshes it in place: the core keeps a second engine's worth of
+//! memory while snapshots are on, and copies into warm pages instead of allocating anew
+//! (about 60 ms → see docs/PROTOCOL.md 8.6 for the measured pause). When a job ends the thread sends
 //! its [`Done`] and pushes [`ToCore::SnapshotDone`] so that an idle core wakes to answer the
 //! operator requests waiting for it. Dropping the handle lets the running job finish, then
 //! stops the thread.
@@ -31,6 +34,9 @@ pub struct Done {
     pub seq: u64,
     /// The file written and how long encoding and writing took, or why it failed.
     pub result: Result<(PathBuf, Duration), String>,
+    /// The copy the job wrote, handed back for the next snapshot to refresh in place
+    /// (`Engine::clone_from` reuses its storage: no allocation, no fresh pages).
+    pub spare: Option<Box<Engine>>,
 }
 
 /// The core's handle on its snapshot writer.
@@ -62,9 +68,12 @@ impl Snapshotter {
                                 .map_err(|e| format!("pruning old snapshots: {e}"))
                         });
                     let seq = engine.last_seq();
-                    // Freed here, not on the core.
-                    drop(engine);
-                    if done_tx.send(Done { seq, result }).is_err() {
+                    let done = Done {
+                        seq,
+                        result,
+                        spare: Some(engine),
+                    };
+                    if done_tx.send(done).is_err() {
                         return;
                     }
                     // A full ring means the core is busy and polls at its next commit anyway.

@@ -138,9 +138,19 @@ impl Client {
     }
 
     /// Reads until `f` picks a frame, within the deadline.
-    fn wait_for<T>(&mut self, mut f: impl FnMut(u8, &[u8]) -> Option<T>) -> T {
+    fn wait_for<T>(&mut self, f: impl FnMut(u8, &[u8]) -> Option<T>) -> T {
+        self.wait_within(DEADLINE, f)
+    }
+
+    /// [`Self::wait_for`] with another deadline (for work that takes seconds in a debug
+    /// build, such as writing a snapshot of the default limits).
+    fn wait_within<T>(
+        &mut self,
+        deadline: Duration,
+        mut f: impl FnMut(u8, &[u8]) -> Option<T>,
+    ) -> T {
         let start = Instant::now();
-        while start.elapsed() < DEADLINE {
+        while start.elapsed() < deadline {
             match self.poll() {
                 Ok(Some((kind, payload))) => {
                     if let Some(t) = f(kind, &payload) {
@@ -472,11 +482,17 @@ impl Client {
     }
 
     /// Reads until the next native message `f` picks.
-    fn wait_native<T>(
+    fn wait_native<T>(&mut self, f: impl FnMut(&crate::codec::native::Outbound) -> Option<T>) -> T {
+        self.wait_native_within(DEADLINE, f)
+    }
+
+    /// [`Self::wait_native`] with another deadline.
+    fn wait_native_within<T>(
         &mut self,
+        deadline: Duration,
         mut f: impl FnMut(&crate::codec::native::Outbound) -> Option<T>,
     ) -> T {
-        self.wait_for(|kind, payload| {
+        self.wait_within(deadline, |kind, payload| {
             if kind != b'S' {
                 return None;
             }
@@ -800,8 +816,12 @@ fn connections_beyond_sessions_max_are_closed() {
 fn operator_snapshot_on_request_is_written_in_the_background_and_restarts() {
     use crate::codec::map::MapReject;
     use crate::codec::native::{Inbound as Req, Outbound as Native, Snapshot};
+    // A snapshot of the default limits takes seconds in a debug build (copy, encode, write):
+    // the sessions must outlive that silence, and the answers may take longer than DEADLINE.
+    const SNAPSHOT_DEADLINE: Duration = Duration::from_secs(120);
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = test_config(dir.path());
+    let mut config = test_config(dir.path());
+    config.idle_timeout_ms = 300_000;
     let server = start(config.clone()).expect("start");
     let (mut alice, _) = Client::login(server.native_addr(), "alice", "alice", 0);
     let (mut ops, _) = Client::login(server.native_addr(), "ops", "ops", 0);
@@ -821,7 +841,7 @@ fn operator_snapshot_on_request_is_written_in_the_background_and_restarts() {
 
     // The operator's: Snapshot Written (with the sequence number it holds), then Request Done.
     ops.native(&Req::Snapshot(Snapshot { request_ref: 9 }));
-    let seq = ops.wait_native(|m| match m {
+    let seq = ops.wait_native_within(SNAPSHOT_DEADLINE, |m| match m {
         Native::SnapshotWritten(w) if w.request_ref == 9 => Some(w.seq),
         Native::RequestRejected(j) => panic!("snapshot refused: {}", j.reason),
         _ => None,
@@ -837,14 +857,37 @@ fn operator_snapshot_on_request_is_written_in_the_background_and_restarts() {
         snapshots.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
         vec![11]
     );
-    // Trading goes on after it; a restart starts from the snapshot and replays the rest.
+    // Trading goes on after it; a second snapshot refreshes the first one's copy in place.
     trader.enter(2, b'B', 1, PX_65000 - 2_000_000);
+    trader.wait_within(SNAPSHOT_DEADLINE, |kind, payload| {
+        (kind == b'S').then(|| {
+            Outbound::decode(payload)
+                .ok()
+                .and_then(|m| accepted_ref(&m))
+        })?
+    });
+    ops.native(&Req::Snapshot(Snapshot { request_ref: 10 }));
+    let second = ops.wait_native_within(SNAPSHOT_DEADLINE, |m| match m {
+        Native::SnapshotWritten(w) if w.request_ref == 10 => Some(w.seq),
+        Native::RequestRejected(j) => panic!("snapshot refused: {}", j.reason),
+        _ => None,
+    });
+    assert_eq!(second, 12);
+    trader.enter(3, b'B', 1, PX_65000 - 3_000_000);
     trader.wait_ouch(accepted_ref);
+    // A restart starts from the newest snapshot and replays the rest.
     let last = server.shutdown().expect("shutdown");
+    let mut seqs: Vec<u64> = crate::snapshot::list(dir.path())
+        .expect("list")
+        .iter()
+        .map(|(s, _)| *s)
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, vec![11, 12]);
     let server = start(config).expect("restart");
     let info = server.start_info();
-    assert_eq!(info.snapshot_seq, Some(11), "{info:?}");
-    assert_eq!(info.recovered_seq, 12);
+    assert_eq!(info.snapshot_seq, Some(12), "{info:?}");
+    assert_eq!(info.recovered_seq, 13);
     assert_eq!(info.state_hash, last);
     server.shutdown().expect("shutdown");
 }
