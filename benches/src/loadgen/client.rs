@@ -488,14 +488,21 @@ pub fn run(
     let mut jobs: Vec<Job> = Vec::with_capacity(conns.len());
     let mut writers = Vec::with_capacity(conns.len());
     let mut bases = Vec::with_capacity(conns.len());
-    for c in conns {
+    // Each session's requests, counted first so that its list is allocated once, at its size.
+    let mut per_session = vec![0usize; conns.len()];
+    for p in plan {
+        if let Some(n) = per_session.get_mut(usize::from(p.session)) {
+            *n += 1;
+        }
+    }
+    for (c, n) in conns.into_iter().zip(per_session) {
         writers.push(c.stream.try_clone()?);
         bases.push(c.base);
         jobs.push(Job {
             stream: c.stream,
             dec: c.dec,
             base: c.base,
-            requests: Vec::new(),
+            requests: Vec::with_capacity(n),
         });
     }
     for (k, p) in plan.iter().enumerate() {
