@@ -22,6 +22,10 @@
 //!   stream's order.
 //!
 //! The core never blocks here: it takes `write` with `try_lock` and falls back to the queue.
+//!
+//! Market-data sessions always go through their writer thread: one `send` per subscriber per
+//! batch on the core would make its cost grow with the fan-out. Order-entry and native sessions
+//! (one per account) take the direct path.
 
 use std::io;
 use std::net::TcpStream;
@@ -55,6 +59,8 @@ struct Shared {
 pub struct SessionOut {
     queue: Producer<Out>,
     shared: Arc<Shared>,
+    /// Whether the core may write to the socket itself.
+    direct: bool,
 }
 
 /// The writer thread's side.
@@ -63,10 +69,12 @@ pub struct WriterSide {
     shared: Arc<Shared>,
 }
 
-/// The two sides of a session's outbound path over `socket` and `queue`.
+/// The two sides of a session's outbound path over `socket` and `queue`; `direct`: whether the
+/// core may write to the socket itself (else everything goes through the queue).
 pub fn outbound(
     socket: TcpStream,
     queue: (Producer<Out>, Consumer<Out>),
+    direct: bool,
 ) -> (SessionOut, WriterSide) {
     let shared = Arc::new(Shared {
         socket,
@@ -79,6 +87,7 @@ pub fn outbound(
         SessionOut {
             queue: queue.0,
             shared: Arc::clone(&shared),
+            direct,
         },
         WriterSide {
             queue: queue.1,
@@ -144,7 +153,7 @@ impl SessionOut {
     /// The write lock when the core may write directly: nothing is queued and no one is
     /// writing.
     fn direct(&self) -> Option<MutexGuard<'_, ()>> {
-        if self.shared.queued.load(Ordering::Acquire) != 0 {
+        if !self.direct || self.shared.queued.load(Ordering::Acquire) != 0 {
             return None;
         }
         let guard = match self.shared.write.try_lock() {
@@ -247,7 +256,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let mut client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
         let (server, _) = listener.accept().expect("accept");
-        let (out, writer) = outbound(server, ring::ring(1 << 17));
+        let (out, writer) = outbound(server, ring::ring(1 << 17), true);
         // No heartbeat within the test's life.
         let writer = thread::spawn(move || write_loop(writer, Duration::from_secs(3600)));
         let (go, wait) = mpsc::channel::<()>();

@@ -133,8 +133,12 @@ pub fn run(mut stream: TcpStream, port: Port, id: u64, ctx: &SessionCtx) {
     let Ok(write_half) = stream.try_clone() else {
         return;
     };
-    let (out_tx, writer_side) =
-        out::outbound(write_half, ring::ring(ctx.config.outbound_queue_max));
+    // Market data fans out to every subscriber: its frames go through the writer threads.
+    let (out_tx, writer_side) = out::outbound(
+        write_half,
+        ring::ring(ctx.config.outbound_queue_max),
+        port != Port::MarketData,
+    );
     let heartbeat = ctx.config.heartbeat();
     let writer = thread::Builder::new()
         .name(format!("cascade-session-{id}-writer"))
