@@ -226,6 +226,8 @@ pub enum Pacing {
 pub struct Received {
     /// Latency samples of the measured (post-warm-up) requests, ns.
     pub latency: Histogram<u64>,
+    /// The same requests from their actual send (the sender's own lateness left out), ns.
+    pub from_send: Histogram<u64>,
     /// Answers matched to requests, in total.
     pub acks: u64,
     /// Answers by kind: accepted, replaced, canceled, rejected, cancel-reject.
@@ -281,6 +283,7 @@ fn receive(
 ) -> Received {
     let mut r = Received {
         latency: report::histogram(),
+        from_send: report::histogram(),
         acks: 0,
         by_kind: [0; 5],
         executions: 0,
@@ -333,6 +336,8 @@ fn receive(
                             let sent = sent_at[k].load(Ordering::Acquire);
                             r.latency
                                 .saturating_record(latency_ns(pacing, at_ns, sent, now_ns));
+                            r.from_send
+                                .saturating_record(now_ns.saturating_sub(sent).max(1));
                         }
                     }
                 }
@@ -413,6 +418,16 @@ impl RunOutcome {
         let mut h = report::histogram();
         for s in &self.sessions {
             let _ = h.add(&s.latency);
+        }
+        h
+    }
+
+    /// All sessions' samples from the actual send (without the sender's lateness).
+    #[must_use]
+    pub fn from_send(&self) -> Histogram<u64> {
+        let mut h = report::histogram();
+        for s in &self.sessions {
+            let _ = h.add(&s.from_send);
         }
         h
     }
