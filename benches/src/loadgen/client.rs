@@ -226,6 +226,8 @@ pub enum Pacing {
 pub struct Received {
     /// Latency samples of the measured (post-warm-up) requests, ns.
     pub latency: Histogram<u64>,
+    /// The same requests from their actual send (the sender's own lateness left out), ns.
+    pub from_send: Histogram<u64>,
     /// Answers matched to requests, in total.
     pub acks: u64,
     /// Answers by kind: accepted, replaced, canceled, rejected, cancel-reject.
@@ -281,6 +283,7 @@ fn receive(
 ) -> Received {
     let mut r = Received {
         latency: report::histogram(),
+        from_send: report::histogram(),
         acks: 0,
         by_kind: [0; 5],
         executions: 0,
@@ -333,6 +336,8 @@ fn receive(
                             let sent = sent_at[k].load(Ordering::Acquire);
                             r.latency
                                 .saturating_record(latency_ns(pacing, at_ns, sent, now_ns));
+                            r.from_send
+                                .saturating_record(now_ns.saturating_sub(sent).max(1));
                         }
                     }
                 }
@@ -417,6 +422,16 @@ impl RunOutcome {
         h
     }
 
+    /// All sessions' samples from the actual send (without the sender's lateness).
+    #[must_use]
+    pub fn from_send(&self) -> Histogram<u64> {
+        let mut h = report::histogram();
+        for s in &self.sessions {
+            let _ = h.add(&s.from_send);
+        }
+        h
+    }
+
     /// Answers matched to requests.
     #[must_use]
     pub fn acks(&self) -> u64 {
@@ -488,14 +503,21 @@ pub fn run(
     let mut jobs: Vec<Job> = Vec::with_capacity(conns.len());
     let mut writers = Vec::with_capacity(conns.len());
     let mut bases = Vec::with_capacity(conns.len());
-    for c in conns {
+    // Each session's requests, counted first so that its list is allocated once, at its size.
+    let mut per_session = vec![0usize; conns.len()];
+    for p in plan {
+        if let Some(n) = per_session.get_mut(usize::from(p.session)) {
+            *n += 1;
+        }
+    }
+    for (c, n) in conns.into_iter().zip(per_session) {
         writers.push(c.stream.try_clone()?);
         bases.push(c.base);
         jobs.push(Job {
             stream: c.stream,
             dec: c.dec,
             base: c.base,
-            requests: Vec::new(),
+            requests: Vec::with_capacity(n),
         });
     }
     for (k, p) in plan.iter().enumerate() {

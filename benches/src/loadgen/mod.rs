@@ -563,6 +563,14 @@ pub fn run(args: &LoadgenArgs) -> anyhow::Result<()> {
             report::fmt_ns(lat.p999),
             report::fmt_ns(lat.max)
         ));
+        let from_send = Percentiles::of(&o.from_send());
+        notes.push(format!(
+            "latency from the actual send (sender lateness left out): p50 {} p99 {} p99.9 {} max {}",
+            report::fmt_ns(from_send.p50),
+            report::fmt_ns(from_send.p99),
+            report::fmt_ns(from_send.p999),
+            report::fmt_ns(from_send.max)
+        ));
         if let Some(s) = &server {
             notes.push(format!(
                 "server journal fsync = {:?}; state_hash after the run {:016x}",

@@ -28,6 +28,7 @@ use crossbeam_channel::Sender;
 use super::config::{Config, MarketSetup};
 use super::metrics::{CoreMetrics, Metrics};
 use super::order_log::{OrderLog, OrderLogRecord};
+use super::out::SessionOut;
 use super::snapshotter::{self, Snapshotter};
 use super::stream_log::StreamLog;
 use super::sync::SyncThread;
@@ -42,7 +43,7 @@ use crate::codec::ouch::{Inbound, Outbound};
 use crate::codec::soup::{self, LoginAccepted, Packet};
 use crate::journal::{self, FsyncPolicy};
 use crate::recovery::{Store, JOURNAL_FILE};
-use crate::ring::{Consumer, Producer};
+use crate::ring::Consumer;
 
 /// Messages the core handles at most between two group commits. An fsync costs milliseconds
 /// on ordinary disks while a message costs about a microsecond, so under a pipelined load a
@@ -59,6 +60,10 @@ pub const SNAPSHOTS_KEPT: usize = 2;
 
 /// Scratch size for one encoded message (OUCH appendages are bounded well below it).
 const SCRATCH_LEN: usize = 1 << 16;
+
+/// Room of the buffer that gathers frames for one direct write (a gather stops past 64 KiB,
+/// and one frame is at most `SCRATCH_LEN` and its header).
+const SEND_BUF_LEN: usize = 2 * SCRATCH_LEN + 64;
 
 /// What a session writer receives.
 #[derive(Clone, Debug)]
@@ -142,8 +147,8 @@ pub enum ToCore {
         stream: Stream,
         /// Requested sequence number (0: live end).
         requested_seq: u64,
-        /// The session's outbound queue.
-        out: Producer<Out>,
+        /// The session's outbound path (its writer's queue, and its socket).
+        out: SessionOut,
     },
     /// One OUCH message (an Unsequenced Data payload, already known to decode).
     Ouch {
@@ -189,7 +194,7 @@ pub enum ToCore {
 /// An attached session.
 struct Attached {
     session: u64,
-    out: Producer<Out>,
+    out: SessionOut,
 }
 
 /// One OUCH account: its order table, its stream, its session.
@@ -241,6 +246,8 @@ pub struct Core {
     scratch: Vec<u8>,
     /// Where [`sequenced_frame`] builds a frame around `scratch`.
     frame_buf: Vec<u8>,
+    /// Where [`SessionOut::send`] gathers frames for one direct write.
+    send_buf: Vec<u8>,
     session_name: [u8; 10],
     /// Reused per command, so sequencing allocates only the frames it logs.
     events_buf: Vec<cascade_engine::Event>,
@@ -359,6 +366,7 @@ impl Core {
             ts_last,
             scratch: vec![0; SCRATCH_LEN],
             frame_buf: Vec::with_capacity(SCRATCH_LEN + soup::LENGTH_PREFIX + 1),
+            send_buf: Vec::with_capacity(SEND_BUF_LEN),
             session_name: name,
             events_buf: Vec::new(),
             ouch_buf: Vec::new(),
@@ -746,23 +754,34 @@ impl Core {
 
     /// Queues each stream's messages up to the ends recorded in `r`.
     fn send_through(&mut self, r: &Release) {
+        // Before the sends: with direct writes an answer can reach its client before this
+        // function returns, and the client may read the metrics next.
+        self.metrics.answered_through(r.metrics_mark);
         let mut sessions = 0u64;
+        let buf = &mut self.send_buf;
         for ((id, a), &(ouch_end, native_end)) in self.accounts.iter_mut().zip(&r.accounts) {
-            release(&mut a.session, &a.log, &mut a.sent, ouch_end, *id, "");
+            release(
+                &mut a.session,
+                &a.log,
+                &mut a.sent,
+                ouch_end,
+                (*id, ""),
+                buf,
+            );
             let n = &mut a.native;
             release(
                 &mut n.session,
                 &n.log,
                 &mut n.sent,
                 native_end,
-                *id,
-                "native ",
+                (*id, "native "),
+                buf,
             );
             sessions += u64::from(a.session.is_some()) + u64::from(a.native.session.is_some());
         }
         let (log, sent, end) = (&self.itch_log, self.itch_sent, r.itch);
         self.itch_sessions.retain(|s| {
-            let ok = send_upto(&s.out, log, sent, end);
+            let ok = send_upto(&s.out, log, sent, end, buf);
             if !ok {
                 tracing::warn!(
                     session = s.session,
@@ -773,7 +792,6 @@ impl Core {
         });
         self.itch_sent = self.itch_sent.max(end);
         sessions += self.itch_sessions.len() as u64;
-        self.metrics.answered_through(r.metrics_mark);
         self.metrics
             .shared()
             .sessions
@@ -911,7 +929,7 @@ impl Core {
         }
     }
 
-    fn login(&mut self, session: u64, stream: Stream, requested_seq: u64, out: Producer<Out>) {
+    fn login(&mut self, session: u64, stream: Stream, requested_seq: u64, out: SessionOut) {
         let (log, sent) = match stream {
             Stream::Ouch(account) => match self.accounts.get(&account) {
                 Some(a) => (&a.log, a.sent),
@@ -944,18 +962,20 @@ impl Core {
             session: self.session_name,
             sequence: next,
         }));
-        let mut ok = out.try_push(Out::Frame(accepted)).is_ok();
+        let buf = &mut self.send_buf;
+        let mut ok = out.send(core::iter::once(&accepted), buf);
         if let Some(text) = &gap {
             tracing::info!(session, "{text}");
             ok = ok
-                && out
-                    .try_push(Out::Frame(frame(&Packet::Debug(text.as_bytes()))))
-                    .is_ok();
+                && out.send(
+                    core::iter::once(&frame(&Packet::Debug(text.as_bytes()))),
+                    buf,
+                );
         }
         ok = ok
             && log
                 .range(next, sent)
-                .is_some_and(|frames| send_frames(&out, frames));
+                .is_some_and(|frames| out.send(frames, buf));
         if !ok {
             tracing::warn!(
                 session,
@@ -1220,11 +1240,11 @@ impl Core {
                 .into_iter()
                 .flatten()
             {
-                let _ = s.out.try_push(Out::End);
+                let _ = s.out.push(Out::End);
             }
         }
         for s in self.itch_sessions.drain(..) {
-            let _ = s.out.try_push(Out::End);
+            let _ = s.out.push(Out::End);
         }
         let hash = self.engine.state_hash();
         if let Some(reply) = reply_to {
@@ -1241,11 +1261,11 @@ fn release(
     log: &StreamLog,
     sent: &mut u64,
     end: u64,
-    account: AccountId,
-    stream: &str,
+    (account, stream): (AccountId, &str),
+    buf: &mut Vec<u8>,
 ) {
     if let Some(s) = session {
-        if !send_upto(&s.out, log, *sent, end) {
+        if !send_upto(&s.out, log, *sent, end, buf) {
             tracing::warn!(
                 session = s.session,
                 account = account.0,
@@ -1257,24 +1277,15 @@ fn release(
     *sent = (*sent).max(end);
 }
 
-/// Queues the messages of `log` after number `sent` up to `end`; false when the queue is full or closed,
-/// or when some of them were dropped from the log before they could be sent (more output in
-/// one batch than `replay_max`).
-fn send_upto(out: &Producer<Out>, log: &StreamLog, sent: u64, end: u64) -> bool {
+/// Sends (or queues) the messages of `log` after number `sent` up to `end`, without blocking
+/// ([`SessionOut::send`]); false when the queue is full or closed, or when some of them were
+/// dropped from the log before they could be sent (more output in one batch than
+/// `replay_max`).
+fn send_upto(out: &SessionOut, log: &StreamLog, sent: u64, end: u64, buf: &mut Vec<u8>) -> bool {
     end <= sent
         || log
             .range(sent + 1, end)
-            .is_some_and(|frames| send_frames(out, frames))
-}
-
-/// Queues `frames` without blocking; false when the queue is full or closed.
-fn send_frames<'a>(out: &Producer<Out>, frames: impl Iterator<Item = &'a Arc<[u8]>>) -> bool {
-    for f in frames {
-        if out.try_push(Out::Frame(Arc::clone(f))).is_err() {
-            return false;
-        }
-    }
-    true
+            .is_some_and(|frames| out.send(frames, buf))
 }
 
 /// How long [`ToCore::StateHash`] and [`ToCore::Shutdown`] callers wait for the core.

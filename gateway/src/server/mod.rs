@@ -5,7 +5,10 @@
 //! - Two acceptors (order entry, market data), polling non-blocking listeners so that
 //!   [`ServerHandle::shutdown`] can stop them.
 //! - Per connection, a reader thread (login, framing, idle timeout, rate limit) and a writer
-//!   thread (its bounded outbound ring, heartbeats). See `session.rs`.
+//!   thread (its bounded outbound ring, heartbeats). See `session.rs`. For order-entry and
+//!   native sessions the core writes a release's answers to the socket itself when that cannot
+//!   block and nothing is queued before them, and queues them for the writer otherwise
+//!   (`out.rs`).
 //! - One core thread (`core.rs`): the only owner of the [`cascade_engine::Engine`] and the
 //!   journal. Sessions reach it through one bounded lock-free MPSC ring ([`crate::ring`]).
 //!
@@ -17,6 +20,7 @@ pub mod config;
 pub mod core;
 pub mod metrics;
 pub mod order_log;
+pub mod out;
 pub mod session;
 pub mod snapshotter;
 pub mod stream_log;

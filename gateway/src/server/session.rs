@@ -16,11 +16,12 @@ use cascade_engine::AccountId;
 
 use super::config::Config;
 use super::core::{frame, Out, Payload, Stream, ToCore};
+use super::out::{self, WriterSide};
 use crate::codec::map::Role;
 use crate::codec::native;
 use crate::codec::ouch::Inbound;
 use crate::codec::soup::{reject_code, LoginRequest, Packet, StreamDecoder};
-use crate::ring::{self, Consumer, Popped, Producer};
+use crate::ring::{self, Popped, Producer};
 
 /// The largest SoupBinTCP length prefix a client may send (a Login Request is 47; OUCH
 /// messages with appendages stay far below).
@@ -129,14 +130,19 @@ pub fn run(mut stream: TcpStream, port: Port, id: u64, ctx: &SessionCtx) {
         Port::MarketData => Stream::Itch,
         Port::Native => Stream::Native(account),
     };
-    let (out_tx, out_rx) = ring::ring(ctx.config.outbound_queue_max);
     let Ok(write_half) = stream.try_clone() else {
         return;
     };
+    // Market data fans out to every subscriber: its frames go through the writer threads.
+    let (out_tx, writer_side) = out::outbound(
+        write_half,
+        ring::ring(ctx.config.outbound_queue_max),
+        port != Port::MarketData,
+    );
     let heartbeat = ctx.config.heartbeat();
     let writer = thread::Builder::new()
         .name(format!("cascade-session-{id}-writer"))
-        .spawn(move || write_loop(write_half, out_rx, heartbeat));
+        .spawn(move || write_loop(writer_side, heartbeat));
     if writer.is_err() {
         return;
     }
@@ -282,20 +288,37 @@ fn read_loop(
 /// Bytes the writer gathers from its queue before one `write`.
 const WRITE_BATCH_BYTES: usize = 1 << 16;
 
-fn write_loop(mut stream: TcpStream, mut rx: Consumer<Out>, heartbeat: Duration) {
+/// The writer thread: sends what the core queued (in order after the core's direct writes,
+/// `out.rs`), End of Session, and a Server Heartbeat after `heartbeat` of outbound silence.
+pub(super) fn write_loop(mut side: WriterSide, heartbeat: Duration) {
     let heartbeat_frame = frame(&Packet::ServerHeartbeat);
     let end_frame = frame(&Packet::EndOfSession);
     let mut buf: Vec<u8> = Vec::with_capacity(WRITE_BATCH_BYTES);
+    let mut last_write = Instant::now();
     loop {
         let mut end = false;
-        match rx.pop_timeout(heartbeat) {
+        // Queue items in `buf` (the core's direct writes are counted by it, not here).
+        let mut items = 0u64;
+        // The core's direct writes count as traffic: a heartbeat follows silence from both.
+        let wait = side.heartbeat_wait(last_write, heartbeat);
+        let popped = if wait.is_zero() {
+            side.queue().try_pop().map_or(Popped::Timeout, Popped::Item)
+        } else {
+            side.queue().pop_timeout(wait)
+        };
+        match popped {
             Popped::Item(Out::Frame(f)) => {
+                items += 1;
                 buf.extend_from_slice(&f);
                 // Gather what is already queued into one write.
                 while buf.len() < WRITE_BATCH_BYTES {
-                    match rx.try_pop() {
-                        Some(Out::Frame(f)) => buf.extend_from_slice(&f),
+                    match side.queue().try_pop() {
+                        Some(Out::Frame(f)) => {
+                            items += 1;
+                            buf.extend_from_slice(&f);
+                        }
                         Some(Out::End) => {
+                            items += 1;
                             end = true;
                             break;
                         }
@@ -303,22 +326,31 @@ fn write_loop(mut stream: TcpStream, mut rx: Consumer<Out>, heartbeat: Duration)
                     }
                 }
             }
-            Popped::Item(Out::End) => end = true,
-            Popped::Timeout => buf.extend_from_slice(&heartbeat_frame),
+            Popped::Item(Out::End) => {
+                items += 1;
+                end = true;
+            }
+            Popped::Timeout => {
+                if !side.heartbeat_wait(last_write, heartbeat).is_zero() {
+                    continue;
+                }
+                buf.extend_from_slice(&heartbeat_frame);
+            }
             Popped::Closed => {
                 // The core dropped the session (slow consumer, replaced, bad input) or the
                 // reader ended it.
-                let _ = stream.shutdown(Shutdown::Both);
+                side.shutdown();
                 return;
             }
         }
         if end {
             buf.extend_from_slice(&end_frame);
         }
-        let written = stream.write_all(&buf);
+        let written = side.write(&buf, items);
         buf.clear();
+        last_write = Instant::now();
         if end || written.is_err() {
-            let _ = stream.shutdown(Shutdown::Both);
+            side.shutdown();
             return;
         }
     }

@@ -891,3 +891,43 @@ fn operator_snapshot_on_request_is_written_in_the_background_and_restarts() {
     assert_eq!(info.state_hash, last);
     server.shutdown().expect("shutdown");
 }
+
+/// Under `fsync = "never"` an answer leaves only after its command's journal record (and its
+/// order-entry log record) was handed to the operating system: read back from the file while
+/// the server runs, every acknowledged order is there, so killing the process loses none.
+#[test]
+fn under_fsync_never_every_acknowledged_order_is_in_the_journal_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(test_config(dir.path())).expect("start");
+    let (mut alice, _) = Client::login(server.ouch_addr(), "alice", "alice", 0);
+    let journal = dir.path().join(crate::recovery::JOURNAL_FILE);
+    let order_log = dir.path().join(super::order_log::ORDER_LOG_FILE);
+    let mut logged_before = 0;
+    for user_ref_num in 1..=20 {
+        alice.enter(
+            user_ref_num,
+            b'S',
+            1,
+            PX_65000 + i64::from(user_ref_num) * 10_000,
+        );
+        alice.wait_ouch(accepted_ref);
+        let mut places = 0;
+        crate::journal::scan(&journal, |r| {
+            places += u32::from(matches!(
+                r.command.command,
+                cascade_engine::Command::Place(_)
+            ));
+        })
+        .expect("the journal reads back while the server runs");
+        assert_eq!(places, user_ref_num, "order {user_ref_num} was answered");
+        let logged = std::fs::metadata(&order_log)
+            .expect("order-entry log")
+            .len();
+        assert!(
+            logged > logged_before,
+            "order {user_ref_num}: its order-entry log record is written too"
+        );
+        logged_before = logged;
+    }
+    server.shutdown().expect("shutdown");
+}
