@@ -33,7 +33,8 @@ use crate::reject::Reject;
 use crate::risk_params::RiskParams;
 use crate::state::{Engine, Market};
 use crate::trigger::{HeapOrder, TriggerHeap};
-use cascade_risk::liquidation::{bankruptcy_price, liquidation_price, IsolatedPosition};
+use cascade_risk::liquidation::{bankruptcy_price, IsolatedPosition};
+use cascade_risk::margin::MarginTiers;
 use cascade_risk::mark::BasisEma;
 use cascade_risk::{PositionSize, Price, Quote};
 
@@ -142,8 +143,17 @@ pub fn value(p: &Position, mark: i64, c: i64) -> i128 {
 /// Never for positions within `position_lots_max ≤ qty_max`: the market spec proves
 /// `qty_max × price_max × quote_per_tick_lot` fits in `i64`.
 #[must_use]
+#[inline]
 pub fn notional(lots: i64, mark: i64, c: i64) -> i64 {
-    cascade_risk::num::mul3_i64(lots.abs(), mark, c).expect("invariant: notional fits (spec)")
+    // Two 64-bit checked products: a 128-bit checked product is some 40 instructions and
+    // this runs in every margin figure and trigger test. When they overflow (never within the
+    // spec) the 128-bit product decides, so the result is the same.
+    let lots = lots.abs();
+    lots.checked_mul(mark)
+        .and_then(|v| v.checked_mul(c))
+        .unwrap_or_else(|| {
+            cascade_risk::num::mul3_i64(lots, mark, c).expect("invariant: notional fits (spec)")
+        })
 }
 
 /// Maintenance margin of a position at `mark`.
@@ -383,12 +393,7 @@ impl Engine {
 
     /// Liquidation trigger of a position: for a long the highest mark at which it is
     /// liquidatable (it is at every mark at or below), for a short the lowest (at or above).
-    /// `None`: never liquidatable at a valid price.
-    ///
-    /// The risk crate solves the tier equation exactly and rounds its *displayed* liquidation
-    /// price against the account; the engine needs the exact first liquidatable tick, so the
-    /// solution is checked against the same predicate the waterfall uses and moved by the at
-    /// most one or two ticks of rounding between the two.
+    /// `None`: never liquidatable at a valid price. See [`line_trigger`].
     pub(crate) fn trigger_price(&self, handle: u32) -> Option<i64> {
         let p = self.accounts.get(handle);
         let (m, _) = Self::marked(&self.markets, p.market)?;
@@ -398,22 +403,7 @@ impl Engine {
         let c = m.spec.quote_per_tick_lot;
         let params = &m.risk.as_ref().expect("marked").params;
         let balance = self.line_balance(handle, true);
-        let line = Self::as_isolated(p.size, balance, c);
-        let guess = liquidation_price(&line, &params.tiers, c)
-            .ok()
-            .flatten()
-            .map(|t| t.0);
-        let price_max = m.spec.price_max.0;
-        let size = p.size;
-        let pred = |price: i64| -> bool {
-            let n = notional(size, price, c);
-            let mm = params
-                .tiers
-                .maintenance_margin(Quote(n))
-                .map_or(i128::MAX, |q| i128::from(q.0));
-            balance + i128::from(size) * i128::from(price) * i128::from(c) <= mm && mm > 0
-        };
-        exact_trigger(size > 0, guess, price_max, pred)
+        line_trigger(balance, p.size, c, &params.tiers, m.spec.price_max.0)
     }
 
     /// Bankruptcy price of a position: where its pool's equity is zero, other cross positions
@@ -469,6 +459,104 @@ impl Engine {
                 risk.shorts.upsert(meta, handle, t, p.account);
             }
         }
+    }
+}
+
+/// Ppm units in one whole, the scale of the exact maintenance margin.
+const PPM_ONE: i128 = 1_000_000;
+
+/// The trigger of the line `equity(P) = balance + size × P × c` (other cross positions held at
+/// their marks, their maintenance margins in `balance`): the exact boundary of
+/// [`liquidatable_at`] within `1..=price_max`, as the waterfall sees it.
+///
+/// A fill changes the size, so every refresh solves again; the solve is one division on the
+/// tier that holds the boundary ([`boundary_guess`]) and three evaluations of the predicate,
+/// none of which divides. The predicate, not the guess, decides: a guess off by any amount
+/// only costs the walk or the binary search of [`exact_trigger`].
+pub(crate) fn line_trigger(
+    balance: i128,
+    size: i64,
+    c: i64,
+    tiers: &MarginTiers,
+    price_max: i64,
+) -> Option<i64> {
+    // |balance| is a sum of a few i64s: scaled by 1e6 it is < 2^90.
+    let base = PPM_ONE * balance;
+    let guess = boundary_guess(base, size, c, tiers);
+    exact_trigger(size > 0, Some(guess), price_max, |price| {
+        liquidatable_at(base, size, price, c, tiers)
+    })
+}
+
+/// Whether the line is liquidatable at `price`: maintenance margin `MM` (rounded up, as the
+/// waterfall takes it) positive and `equity ≤ MM`. `base` is `1e6 × balance`.
+///
+/// Division-free: with `X` the exact margin in ppm units, `MM = ⌈X / 1e6⌉`, and for an integer
+/// equity `e`, `e ≤ ⌈X / 1e6⌉ ⇔ 1e6·e − X < 1e6`; `MM > 0 ⇔ X > 0`.
+///
+/// The predicate is monotone in the price (for a long, true on `1..=t` once true at 1; for a
+/// short, true on `t..`): the gap `1e6·equity − X` moves strictly one way because
+/// `mmr < 100%` and `MM` is continuous in the notional, and `X` never falls as the notional
+/// rises.
+#[inline]
+fn liquidatable_at(base: i128, size: i64, price: i64, c: i64, tiers: &MarginTiers) -> bool {
+    let n = notional(size, price, c);
+    let x = tiers
+        .maintenance_margin_scaled(Quote(n))
+        .expect("invariant: notionals are non-negative");
+    // The position's value is ± its notional; widened from i64, its product with 1e6 cannot
+    // overflow (the compiler sees that and checks nothing).
+    let value = if size > 0 { n } else { -n };
+    x > 0 && base + PPM_ONE * i128::from(value) - x < PPM_ONE
+}
+
+/// The boundary of [`liquidatable_at`] in closed form, not clamped to the price range: on the
+/// tier `t` that holds it, `g(P) = 1e6·equity(P) − X(P)` is linear,
+/// `1e6·balance + D_t + u·P·(1e6 − mmr_t)` for a long and `1e6·balance + D_t −
+/// u·P·(1e6 + mmr_t)` for a short (`u = |size|·c`, `D_t` the tier's deduction), and the
+/// boundary is where `g ≤ 1e6 − 1` starts to hold. The tier is the last one whose floor is
+/// still on the near side of the boundary (the gap is monotone in the notional).
+fn boundary_guess(base: i128, size: i64, c: i64, tiers: &MarginTiers) -> i64 {
+    let long = size > 0;
+    // The notional at one tick: within the spec, as every notional of the position is.
+    let u = i128::from(notional(size, 1, c));
+    let target = PPM_ONE - 1;
+    let all = tiers.tiers();
+    let mut chosen = &all[0];
+    for tier in &all[1..] {
+        // The margin is continuous, so the floor's value is the same on either tier.
+        let floor = i128::from(tier.notional_floor().get());
+        let x = floor * i128::from(tier.mmr().get()) - tier.deduction_scaled();
+        let g = if long {
+            base + PPM_ONE * floor - x
+        } else {
+            base - PPM_ONE * floor - x
+        };
+        let before = if long { g < target } else { g > target };
+        if !before {
+            break;
+        }
+        chosen = tier;
+    }
+    let mmr = i128::from(chosen.mmr().get());
+    let deduction = chosen.deduction_scaled();
+    let tick = if long {
+        // Largest P with base + D + u·P·(1e6 − mmr) ≤ target.
+        div_floor(target - base - deduction, u * (PPM_ONE - mmr))
+    } else {
+        // Smallest P with base + D − u·P·(1e6 + mmr) ≤ target.
+        -div_floor(target - base - deduction, u * (PPM_ONE + mmr))
+    };
+    i64::try_from(tick.clamp(1, i128::from(i64::MAX))).expect("invariant: clamped to i64")
+}
+
+/// `⌊num / den⌋` for `den > 0`, in 64 bits when both fit (the usual case: a 128-bit division
+/// is a library call many times slower).
+#[inline]
+fn div_floor(num: i128, den: i128) -> i128 {
+    match (i64::try_from(num), i64::try_from(den)) {
+        (Ok(n), Ok(d)) => i128::from(n.div_euclid(d)),
+        _ => num.div_euclid(den),
     }
 }
 
@@ -538,7 +626,68 @@ fn exact_trigger(
 
 #[cfg(test)]
 mod tests {
-    use super::exact_trigger;
+    use super::{exact_trigger, line_trigger, notional};
+    use cascade_risk::margin::{MarginTiers, TierSpec};
+    use cascade_risk::{Ppm, Quote};
+    use proptest::prelude::*;
+
+    /// The trigger as first written: the boundary of `equity ≤ ⌈X / 1e6⌉ ∧ MM > 0`, with the
+    /// margin divided out, found by binary search from no guess.
+    fn reference(
+        balance: i128,
+        size: i64,
+        c: i64,
+        tiers: &MarginTiers,
+        price_max: i64,
+    ) -> Option<i64> {
+        let pred = |price: i64| -> bool {
+            let n = notional(size, price, c);
+            let mm = tiers
+                .maintenance_margin(Quote(n))
+                .map_or(i128::MAX, |q| i128::from(q.0));
+            balance + i128::from(size) * i128::from(price) * i128::from(c) <= mm && mm > 0
+        };
+        exact_trigger(size > 0, None, price_max, pred)
+    }
+
+    fn tiered() -> MarginTiers {
+        MarginTiers::new(&[
+            TierSpec::new(Quote(0), Ppm(500), 1001),
+            TierSpec::new(Quote(10_000_000), Ppm(4_000), 125),
+            TierSpec::new(Quote(50_000_000), Ppm(5_000), 100),
+            TierSpec::new(Quote(250_000_000), Ppm(10_000), 50),
+            TierSpec::new(Quote(1_000_000_000), Ppm(25_000), 20),
+        ])
+        .expect("valid")
+    }
+
+    proptest! {
+        #[test]
+        fn line_trigger_is_the_exact_boundary(
+            entry in 1i64..1_000_000,
+            margin_pct in -5i128..120,
+            size in -5_000i64..5_000,
+            c in 1i64..4,
+            flat_mmr in 0i32..200_000,
+            use_tiers: bool,
+        ) {
+            prop_assume!(size != 0);
+            // A position entered at `entry` with a margin of a share of its notional (beyond
+            // it and below zero too), so the boundary lands inside the price range and out.
+            let value = i128::from(size) * i128::from(entry) * i128::from(c);
+            let balance = value.abs() * margin_pct / 100 - value;
+            let tiers = if use_tiers {
+                tiered()
+            } else {
+                MarginTiers::new(&[TierSpec::new(Quote(0), Ppm(flat_mmr), 1)]).expect("valid")
+            };
+            let price_max = 1_000_000;
+            prop_assert_eq!(
+                line_trigger(balance, size, c, &tiers, price_max),
+                reference(balance, size, c, &tiers, price_max)
+            );
+        }
+    }
 
     #[test]
     fn exact_trigger_finds_the_boundary_from_any_guess() {
