@@ -123,7 +123,9 @@ pub fn check_reach(base: &Position, buy: i64, sell: i64, lots_max: i64) -> Resul
 }
 
 /// Lots a position could reach if all its resting orders on one side filled.
-#[inline]
+// Always: the pre-trade check calls it twice for every order, and as a call (the validation it
+// sits in is too large for the inliner) the call costs as much as the body.
+#[inline(always)]
 #[must_use]
 pub fn exposure(p: &Position, extra_buy: i64, extra_sell: i64) -> i64 {
     let up = (p.size + p.order_qty_buy + extra_buy).abs();
@@ -278,7 +280,10 @@ impl Engine {
         };
         let mark = risk.mark.ok_or(Reject::NoMarkPrice)?.0;
         // Read in place: copying the 80-byte record cost more than the whole comparison.
-        let exposure_real = handle.map_or(0, |h| exposure(self.accounts.get(h), 0, 0));
+        let exposure_real = match handle {
+            Some(h) => exposure(self.accounts.get(h), 0, 0),
+            None => 0,
+        };
         if exposure(base, buy, sell) <= exposure_real {
             return Ok(());
         }
