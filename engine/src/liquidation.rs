@@ -140,7 +140,18 @@ impl Engine {
         self.adl_segments.clear();
         let mut budget = self.limits().liquidations_per_command_max;
         self.run_cooldowns(&mut budget);
+        // Markets in id order, as before, but the walk stops at the last margined one: the
+        // others have no triggers, and stepping through all `markets_max` slots on every
+        // command cost more than the rest of the risk work of a command that does not fill.
+        let mut margined_left = self.margined;
         for mi in 0..self.markets.len() {
+            if margined_left == 0 {
+                break;
+            }
+            if self.markets[mi].as_ref().is_none_or(|m| m.risk.is_none()) {
+                continue;
+            }
+            margined_left -= 1;
             while budget > 0 {
                 let Some(h) = self.next_liquidatable(mi) else {
                     break;
