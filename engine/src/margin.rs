@@ -114,9 +114,29 @@ pub fn default_leverage(m: &Market) -> u16 {
 /// [`Reject::PositionAboveMax`].
 #[inline]
 pub fn check_reach(base: &Position, buy: i64, sell: i64, lots_max: i64) -> Result<(), Reject> {
-    let up = i128::from(base.size) + i128::from(base.order_qty_buy) + i128::from(buy);
-    let down = i128::from(base.size) - i128::from(base.order_qty_sell) - i128::from(sell);
-    if up.max(-down) > i128::from(lots_max) {
+    // In 64 bits when nothing overflows (sizes and orders within the limits never do): the
+    // 128-bit sums, which cannot overflow, decide otherwise, so the answer is the same. Every
+    // order runs this, and a checked 128-bit sum costs several 64-bit ones.
+    let reach64 = base
+        .size
+        .checked_add(base.order_qty_buy)
+        .and_then(|v| v.checked_add(buy))
+        .zip(
+            base.size
+                .checked_sub(base.order_qty_sell)
+                .and_then(|v| v.checked_sub(sell))
+                .and_then(i64::checked_neg),
+        )
+        .map(|(up, down)| up.max(down));
+    let over = match reach64 {
+        Some(reach) => reach > lots_max,
+        None => {
+            let up = i128::from(base.size) + i128::from(base.order_qty_buy) + i128::from(buy);
+            let down = i128::from(base.size) - i128::from(base.order_qty_sell) - i128::from(sell);
+            up.max(-down) > i128::from(lots_max)
+        }
+    };
+    if over {
         return Err(Reject::PositionAboveMax);
     }
     Ok(())
