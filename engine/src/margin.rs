@@ -114,32 +114,34 @@ pub fn default_leverage(m: &Market) -> u16 {
 /// [`Reject::PositionAboveMax`].
 #[inline]
 pub fn check_reach(base: &Position, buy: i64, sell: i64, lots_max: i64) -> Result<(), Reject> {
-    // In 64 bits when nothing overflows (sizes and orders within the limits never do): the
-    // 128-bit sums, which cannot overflow, decide otherwise, so the answer is the same. Every
-    // order runs this, and a checked 128-bit sum costs several 64-bit ones.
-    let reach64 = base
-        .size
-        .checked_add(base.order_qty_buy)
-        .and_then(|v| v.checked_add(buy))
-        .zip(
-            base.size
-                .checked_sub(base.order_qty_sell)
-                .and_then(|v| v.checked_sub(sell))
-                .and_then(i64::checked_neg),
-        )
-        .map(|(up, down)| up.max(down));
-    let over = match reach64 {
-        Some(reach) => reach > lots_max,
-        None => {
-            let up = i128::from(base.size) + i128::from(base.order_qty_buy) + i128::from(buy);
-            let down = i128::from(base.size) - i128::from(base.order_qty_sell) - i128::from(sell);
-            up.max(-down) > i128::from(lots_max)
-        }
-    };
-    if over {
+    if reach_over(base, reach(base, buy, sell), buy, sell, lots_max) {
         return Err(Reject::PositionAboveMax);
     }
     Ok(())
+}
+
+/// The position with every resting buy filled (plus `buy` lots) and with every resting sell
+/// filled (plus `sell`), in 64 bits; `None` if a sum overflows (never within the limits).
+#[inline(always)]
+fn reach(p: &Position, buy: i64, sell: i64) -> Option<(i64, i64)> {
+    let up = p.size.checked_add(p.order_qty_buy)?.checked_add(buy)?;
+    let down = p.size.checked_sub(p.order_qty_sell)?.checked_sub(sell)?;
+    Some((up, down))
+}
+
+/// Whether [`reach`]'s sums pass `lots_max` on either side. Every order runs this, so the
+/// sums are 64-bit; on an overflow the 128-bit sums, which cannot overflow, decide, so the
+/// answer is the one exact arithmetic gives.
+#[inline(always)]
+fn reach_over(p: &Position, sums: Option<(i64, i64)>, buy: i64, sell: i64, lots_max: i64) -> bool {
+    match sums {
+        Some((up, down)) => i128::from(up).max(-i128::from(down)) > i128::from(lots_max),
+        None => {
+            let up = i128::from(p.size) + i128::from(p.order_qty_buy) + i128::from(buy);
+            let down = i128::from(p.size) - i128::from(p.order_qty_sell) - i128::from(sell);
+            up.max(-down) > i128::from(lots_max)
+        }
+    }
 }
 
 /// Lots a position could reach if all its resting orders on one side filled.
@@ -294,7 +296,11 @@ impl Engine {
             .risk
             .as_ref()
             .map_or(i64::MAX / 4, |r| r.params.position_lots_max);
-        check_reach(base, buy, sell, lots_max)?;
+        // The sums serve the position limit and the exposure both.
+        let sums = reach(base, buy, sell);
+        if reach_over(base, sums, buy, sell, lots_max) {
+            return Err(Reject::PositionAboveMax);
+        }
         let Some(risk) = m.risk.as_ref() else {
             return Ok(());
         };
@@ -304,7 +310,11 @@ impl Engine {
             Some(h) => exposure(self.accounts.get(h), 0, 0),
             None => 0,
         };
-        if exposure(base, buy, sell) <= exposure_real {
+        let exposure_new = match sums {
+            Some((up, down)) => up.abs().max(down.abs()),
+            None => exposure(base, buy, sell),
+        };
+        if exposure_new <= exposure_real {
             return Ok(());
         }
         self.check_pool_margin(m, base, handle, side, qty, limit, mark)
