@@ -49,11 +49,12 @@
 use crate::account::{MarginMode, ACCOUNT_IN_LIQUIDATION};
 use crate::command::{AccountId, SelfTradePrevention, Side};
 use crate::event::{outcome, stage, Event, InsuranceReason};
-use crate::margin::{maintenance, value};
+use crate::margin::{maintenance, value, MarketRisk};
 use crate::market::MarketId;
 use crate::reject::CancelReason;
 use crate::risk_params::AdlPolicy;
 use crate::state::{Engine, Taker, LIQUIDATION_ORDER_BIT};
+use crate::trigger::HeapMeta;
 use cascade_risk::adl::{adl_score, sort_queue, AdlCandidate, AdlScore};
 use cascade_risk::num::{div_round, Rounding};
 use cascade_risk::{PositionSize, Price, Qty, Quote};
@@ -148,10 +149,14 @@ impl Engine {
             if margined_left == 0 {
                 break;
             }
-            if self.markets[mi].as_ref().is_none_or(|m| m.risk.is_none()) {
+            let Some(risk) = self.markets[mi].as_ref().and_then(|m| m.risk.as_ref()) else {
+                continue;
+            };
+            margined_left -= 1;
+            // Nearly always nothing is due: one look at the heap tops, no second lookup.
+            if Self::due(risk, &self.accounts.heap_meta).is_none() {
                 continue;
             }
-            margined_left -= 1;
             while budget > 0 {
                 let Some(h) = self.next_liquidatable(mi) else {
                     break;
@@ -164,8 +169,13 @@ impl Engine {
 
     fn next_liquidatable(&self, mi: usize) -> Option<u32> {
         let risk = self.markets[mi].as_ref()?.risk.as_ref()?;
+        Self::due(risk, &self.accounts.heap_meta)
+    }
+
+    /// The first position of a market whose trigger the mark has reached, if any.
+    #[inline]
+    fn due(risk: &MarketRisk, meta: &[HeapMeta]) -> Option<u32> {
         let mark = risk.mark?.0;
-        let meta = &self.accounts.heap_meta;
         if let Some((h, trigger)) = risk.longs.top(meta) {
             if mark <= trigger {
                 return Some(h);

@@ -22,7 +22,7 @@
 //!
 //! # Complexity
 //! Health and the pre-trade check are O(positions of the account). A trigger is solved in
-//! O(tiers) by the risk crate. A mark update that liquidates nobody is O(1) per market (a look
+//! O(tiers) ([`line_trigger`]: closed form on its tier, one division, proved by the predicate). A mark update that liquidates nobody is O(1) per market (a look
 //! at the top of each heap), plus O(accounts with cross positions in several markets), whose
 //! triggers depend on more than one mark and are recomputed on every mark update.
 
@@ -157,8 +157,19 @@ pub fn exposure(p: &Position, extra_buy: i64, extra_sell: i64) -> i64 {
 
 /// Value of a position at `mark`: its unrealized PnL.
 #[must_use]
+#[inline]
 pub fn value(p: &Position, mark: i64, c: i64) -> i128 {
-    i128::from(p.size) * i128::from(mark) * i128::from(c) + i128::from(p.quote)
+    mul3_wide(p.size, mark, c) + i128::from(p.quote)
+}
+
+/// `a × b × c` exactly: two 64-bit checked products when they fit (within the spec they do),
+/// the 128-bit product otherwise. A checked 128-bit product chain is some 40 instructions.
+#[inline]
+fn mul3_wide(a: i64, b: i64, c: i64) -> i128 {
+    match a.checked_mul(b).and_then(|v| v.checked_mul(c)) {
+        Some(v) => i128::from(v),
+        None => i128::from(a) * i128::from(b) * i128::from(c),
+    }
 }
 
 /// Notional of `lots` at `mark`, in quantums.
@@ -346,7 +357,7 @@ impl Engine {
             Side::Buy => (limit - mark).max(0),
             Side::Sell => (mark - limit).max(0),
         };
-        let open_loss = i128::from(open_loss) * i128::from(qty) * i128::from(c);
+        let open_loss = mul3_wide(open_loss, qty, c);
         // Equity and the initial margin of the pool's other positions; maintenance is not
         // needed here, and this position's own requirement is replaced by the new one.
         let (mut equity, mut others_initial) = (0i128, 0i128);
@@ -540,6 +551,10 @@ pub(crate) fn line_trigger(
         if boundary && (!long || tiers.tiers()[0].mmr().get() > 0) {
             return Some(t);
         }
+    } else if t == if long { 1 } else { price_max } {
+        // Not liquidatable at the near end of the axis (a long at 1, a short at `price_max`):
+        // `exact_trigger`'s first test, which answers no trigger.
+        return None;
     }
     exact_trigger(long, Some(t), price_max, pred)
 }
