@@ -276,8 +276,9 @@ impl Engine {
 
     /// Checks that an order of `qty` lots on `side` at `limit` keeps the account within its
     /// initial margin, and within the market's position limit. `base` is the position the
-    /// order joins (a fresh one when `handle` is `None`, or the record with an order being
-    /// amended taken out).
+    /// order joins (a fresh one when `handle` is `None`), whose resting orders on `side`
+    /// already count `held` of the lots (an amended order's old size: the record is read in
+    /// place rather than copied with the old order taken out).
     ///
     /// # Errors
     /// [`Reject::NoMarkPrice`], [`Reject::PositionAboveMax`], [`Reject::InsufficientMargin`].
@@ -291,14 +292,17 @@ impl Engine {
         handle: Option<u32>,
         side: Side,
         qty: i64,
+        held: i64,
         limit: i64,
     ) -> Result<(), Reject> {
         let m = self.markets[usize::from(base.market)]
             .as_ref()
             .expect("invariant: market exists");
+        // Both non-negative: the difference cannot overflow.
+        let added = qty - held;
         let (buy, sell) = match side {
-            Side::Buy => (qty, 0),
-            Side::Sell => (0, qty),
+            Side::Buy => (added, 0),
+            Side::Sell => (0, added),
         };
         // Exposure is bounded in every market: in a margined market by the position limit,
         // which keeps notionals inside i64 (see MarketSpec::validate); in a matching-only
@@ -328,7 +332,7 @@ impl Engine {
         if exposure_new <= exposure_real {
             return Ok(());
         }
-        self.check_pool_margin(m, base, handle, side, qty, limit, mark)
+        self.check_pool_margin(m, base, handle, side, qty, added, limit, mark)
     }
 
     /// The pool half of [`Self::check_order_margin`], for an order that raises exposure:
@@ -342,15 +346,17 @@ impl Engine {
         handle: Option<u32>,
         side: Side,
         qty: i64,
+        added: i64,
         limit: i64,
         mark: i64,
     ) -> Result<(), Reject> {
         let Some(risk) = m.risk.as_ref() else {
             return Ok(());
         };
+        // The exposure counts the lots the order adds; its open loss, all of its lots.
         let (buy, sell) = match side {
-            Side::Buy => (qty, 0),
-            Side::Sell => (0, qty),
+            Side::Buy => (added, 0),
+            Side::Sell => (0, added),
         };
         let c = m.spec.quote_per_tick_lot;
         let open_loss = match side {

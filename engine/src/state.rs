@@ -555,7 +555,14 @@ impl Engine {
             // is built only for an account's first order in the market.
             match handle {
                 Some(h) => {
-                    self.check_order_margin(self.accounts.get(h), handle, o.side, qty, cost_price)?;
+                    self.check_order_margin(
+                        self.accounts.get(h),
+                        handle,
+                        o.side,
+                        qty,
+                        0,
+                        cost_price,
+                    )?;
                 }
                 None => {
                     let fresh = crate::account::Position::fresh(
@@ -563,7 +570,7 @@ impl Engine {
                         o.market.0,
                         crate::margin::default_leverage(m),
                     );
-                    self.check_order_margin(&fresh, handle, o.side, qty, cost_price)?;
+                    self.check_order_margin(&fresh, handle, o.side, qty, 0, cost_price)?;
                 }
             }
         }
@@ -1178,12 +1185,9 @@ impl Engine {
                 // A matching-only market checks only the size bound, on the record in place.
                 crate::margin::check_reach(self.accounts.get(h), buy, sell, i64::MAX / 4)?;
             } else {
-                let mut p = *self.accounts.get(h);
-                match o.side {
-                    Side::Buy => p.order_qty_buy -= o.qty_open,
-                    Side::Sell => p.order_qty_sell -= o.qty_open,
-                }
-                self.check_order_margin(&p, Some(h), o.side, qty, price)?;
+                // The record in place, with the old order's lots held on its side.
+                let p = self.accounts.get(h);
+                self.check_order_margin(p, Some(h), o.side, qty, o.qty_open, price)?;
             }
         }
         self.replace(slot, h, price, qty, takes);
