@@ -1422,8 +1422,7 @@ impl Engine {
             return;
         }
         let c = m.spec.quote_per_tick_lot;
-        let notional = cascade_risk::num::mul3_i64(price, qty, c)
-            .expect("invariant: order notionals fit (MarketSpec::validate)");
+        let notional = crate::margin::notional(qty, price, c);
         let q0 = p.quote;
         let mut quote = i128::from(q0) - i128::from(dir * notional);
         let closing = if before != 0 && before.signum() != dir {
@@ -1441,8 +1440,9 @@ impl Engine {
                 Some(product) => i128::from(product / before.abs()),
                 None => i128::from(q0) * i128::from(closing) / i128::from(before.abs()),
             };
+            // The closed lots' notional: within the spec, as the fill's is (closing ≤ qty).
             let proceeds =
-                -i128::from(dir) * i128::from(price) * i128::from(closing) * i128::from(c);
+                -i128::from(dir) * i128::from(crate::margin::notional(closing, price, c));
             realized = share + proceeds;
             quote -= realized;
         }
@@ -1455,7 +1455,8 @@ impl Engine {
         let realized = i64::try_from(realized).expect("invariant: realized PnL fits");
         p.quote = i64::try_from(quote).expect("invariant: quote balance fits");
         p.realized_pnl += realized;
-        let fee = fee_ppm.map_or(0, |ppm| {
+        // A zero rate (no fee) charges nothing: skip the division.
+        let fee = fee_ppm.filter(|ppm| *ppm != 0).map_or(0, |ppm| {
             let rounding = if ppm >= 0 {
                 Rounding::Ceil
             } else {
