@@ -575,7 +575,8 @@ pub(crate) fn line_trigger(
 /// short, true on `t..`): the gap `1e6·equity − X` moves strictly one way because
 /// `mmr < 100%` and `MM` is continuous in the notional, and `X` never falls as the notional
 /// rises.
-#[inline]
+// Always: two or three tests per refresh, each as much call overhead as arithmetic.
+#[inline(always)]
 fn liquidatable_at(base: i128, size: i64, price: i64, c: i64, tiers: &MarginTiers) -> bool {
     let n = notional(size, price, c);
     let x = tiers
