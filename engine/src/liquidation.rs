@@ -141,11 +141,26 @@ impl Engine {
         self.adl_segments.clear();
         let mut budget = self.limits().liquidations_per_command_max;
         self.run_cooldowns(&mut budget);
-        // Markets in id order, as before, but the walk stops at the last margined one: the
-        // others have no triggers, and stepping through all `markets_max` slots on every
-        // command cost more than the rest of the risk work of a command that does not fill.
+        // Markets in id order. Stepping through all `markets_max` slots on every command cost
+        // more than the rest of the risk work of a command that does not fill, so: first,
+        // without indexing and stopping at the last margined market (the others have no
+        // triggers), the first margined market with a position due. Nearly always there is
+        // none and the pass ends here. Markets before it have nothing due, and nothing changes
+        // before the walk below reaches it, so starting there is the same walk.
+        let meta = &self.accounts.heap_meta;
+        let first = self
+            .markets
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| Some((i, m.as_ref()?.risk.as_ref()?)))
+            .take(usize::from(self.margined))
+            .find(|(_, risk)| Self::due(risk, meta).is_some());
+        let Some((first, _)) = first else {
+            return;
+        };
+        // An upper bound from `first` on: the walk may look at a few empty slots more.
         let mut margined_left = self.margined;
-        for mi in 0..self.markets.len() {
+        for mi in first..self.markets.len() {
             if margined_left == 0 {
                 break;
             }
@@ -153,7 +168,7 @@ impl Engine {
                 continue;
             };
             margined_left -= 1;
-            // Nearly always nothing is due: one look at the heap tops, no second lookup.
+            // One look at the heap tops before the indexed lookups of the loop.
             if Self::due(risk, &self.accounts.heap_meta).is_none() {
                 continue;
             }

@@ -206,6 +206,7 @@ pub fn maintenance(p: &Position, params: &RiskParams, mark: i64, c: i64) -> i64 
 
 /// Initial margin of a position's exposure (with extra order lots) at `mark`.
 #[must_use]
+#[inline]
 pub fn initial(p: &Position, params: &RiskParams, mark: i64, c: i64, buy: i64, sell: i64) -> i64 {
     let n = notional(exposure(p, buy, sell), mark, c);
     if n == 0 {
@@ -489,8 +490,11 @@ impl Engine {
     /// Recomputes one position's trigger and files it in its market's heap.
     pub(crate) fn refresh_position(&mut self, handle: u32) {
         let trigger = self.trigger_price(handle);
-        let p = *self.accounts.get(handle);
-        let Some(m) = self.markets[usize::from(p.market)].as_mut() else {
+        let p = self.accounts.get(handle);
+        // The fields needed, not the 80-byte record.
+        let (market, size, account, cooling) =
+            (p.market, p.size, p.account, p.cooldown_until_ns > 0);
+        let Some(m) = self.markets[usize::from(market)].as_mut() else {
             return;
         };
         let Some(risk) = m.risk.as_mut() else { return };
@@ -498,18 +502,18 @@ impl Engine {
         // A position is in at most one heap: the one of its side, where its key is moved in
         // place (a fill rarely changes the side, and a move is a fraction of a removal and an
         // insertion); it leaves the other.
-        let (own, other) = if p.size > 0 {
+        let (own, other) = if size > 0 {
             (&mut risk.longs, &mut risk.shorts)
         } else {
             (&mut risk.shorts, &mut risk.longs)
         };
         other.remove_if_member(meta, handle);
         let in_cooldown =
-            self.accounts.flags[p.account as usize] & crate::account::ACCOUNT_IN_LIQUIDATION != 0
-                && p.cooldown_until_ns > 0;
+            self.accounts.flags[account as usize] & crate::account::ACCOUNT_IN_LIQUIDATION != 0
+                && cooling;
         match trigger {
             // A flat position has no trigger, so it leaves both heaps.
-            Some(t) if !in_cooldown => own.upsert(meta, handle, t, p.account),
+            Some(t) if !in_cooldown => own.upsert(meta, handle, t, account),
             _ => own.remove_if_member(meta, handle),
         }
     }
