@@ -22,9 +22,10 @@
 //!
 //! # Complexity
 //! Health and the pre-trade check are O(positions of the account). A trigger is solved in
-//! O(tiers) ([`line_trigger`]: closed form on its tier, one division, proved by the predicate). A mark update that liquidates nobody is O(1) per market (a look
-//! at the top of each heap), plus O(accounts with cross positions in several markets), whose
-//! triggers depend on more than one mark and are recomputed on every mark update.
+//! O(tiers) ([`line_trigger`]: closed form on its tier, one division, proved by the
+//! predicate). A mark update that liquidates nobody is O(1) per market (a look at the top of
+//! each heap), plus O(accounts with cross positions in several markets), whose triggers depend
+//! on more than one mark and are recomputed on every mark update.
 
 use crate::account::{Accounts, MarginMode, Position};
 use crate::book::NIL;
@@ -527,8 +528,8 @@ const PPM_ONE: i128 = 1_000_000;
 /// [`liquidatable_at`] within `1..=price_max`, as the waterfall sees it.
 ///
 /// A fill changes the size, so every refresh solves again; the solve is one division on the
-/// tier that holds the boundary ([`boundary_guess`]) and three evaluations of the predicate,
-/// none of which divides. The predicate, not the guess, decides: a guess off by any amount
+/// tier that holds the boundary ([`boundary_guess`]) and two evaluations of the predicate,
+/// neither of which divides. The predicate, not the guess, decides: a guess off by any amount
 /// only costs the walk or the binary search of [`exact_trigger`].
 pub(crate) fn line_trigger(
     balance: i128,
@@ -754,12 +755,14 @@ mod tests {
             c in 1i64..4,
             flat_mmr in prop_oneof![Just(0i32), 0i32..200_000],
             use_tiers: bool,
+            // Balances past i64 take the 128-bit paths of the scale and the division.
+            extra in prop_oneof![4 => Just(0i128), 1 => Just(1i128 << 70), 1 => Just(-(1i128 << 70))],
         ) {
             prop_assume!(size != 0);
             // A position entered at `entry` with a margin of a share of its notional (beyond
             // it and below zero too), so the boundary lands inside the price range and out.
             let value = i128::from(size) * i128::from(entry) * i128::from(c);
-            let balance = value.abs() * margin_pct / 100 - value;
+            let balance = value.abs() * margin_pct / 100 - value + extra;
             let tiers = if use_tiers {
                 tiered()
             } else {
