@@ -176,6 +176,13 @@ fn check_position_records(engine: &Engine) -> Result<(), String> {
 fn check_triggers(engine: &Engine) -> Result<(), String> {
     let accounts = engine.accounts();
     let meta = &accounts.heap_meta;
+    // The liquidation pass stops at the last margined market by this count.
+    let with_risk = engine.markets().filter(|m| m.risk.is_some()).count();
+    ensure!(
+        usize::from(engine.margined) == with_risk,
+        "margined count {} but {with_risk} markets with risk",
+        engine.margined
+    );
     for m in engine.markets() {
         let Some(risk) = m.risk.as_ref() else {
             continue;

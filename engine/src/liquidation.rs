@@ -49,11 +49,12 @@
 use crate::account::{MarginMode, ACCOUNT_IN_LIQUIDATION};
 use crate::command::{AccountId, SelfTradePrevention, Side};
 use crate::event::{outcome, stage, Event, InsuranceReason};
-use crate::margin::{maintenance, value};
+use crate::margin::{maintenance, value, MarketRisk};
 use crate::market::MarketId;
 use crate::reject::CancelReason;
 use crate::risk_params::AdlPolicy;
 use crate::state::{Engine, Taker, LIQUIDATION_ORDER_BIT};
+use crate::trigger::HeapMeta;
 use cascade_risk::adl::{adl_score, sort_queue, AdlCandidate, AdlScore};
 use cascade_risk::num::{div_round, Rounding};
 use cascade_risk::{PositionSize, Price, Qty, Quote};
@@ -140,7 +141,37 @@ impl Engine {
         self.adl_segments.clear();
         let mut budget = self.limits().liquidations_per_command_max;
         self.run_cooldowns(&mut budget);
-        for mi in 0..self.markets.len() {
+        // Markets in id order. Stepping through all `markets_max` slots on every command cost
+        // more than the rest of the risk work of a command that does not fill, so: first,
+        // without indexing and stopping at the last margined market (the others have no
+        // triggers), the first margined market with a position due. Nearly always there is
+        // none and the pass ends here. Markets before it have nothing due, and nothing changes
+        // before the walk below reaches it, so starting there is the same walk.
+        let meta = &self.accounts.heap_meta;
+        let first = self
+            .markets
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| Some((i, m.as_ref()?.risk.as_ref()?)))
+            .take(usize::from(self.margined))
+            .find(|(_, risk)| Self::due(risk, meta).is_some());
+        let Some((first, _)) = first else {
+            return;
+        };
+        // An upper bound from `first` on: the walk may look at a few empty slots more.
+        let mut margined_left = self.margined;
+        for mi in first..self.markets.len() {
+            if margined_left == 0 {
+                break;
+            }
+            let Some(risk) = self.markets[mi].as_ref().and_then(|m| m.risk.as_ref()) else {
+                continue;
+            };
+            margined_left -= 1;
+            // One look at the heap tops before the indexed lookups of the loop.
+            if Self::due(risk, &self.accounts.heap_meta).is_none() {
+                continue;
+            }
             while budget > 0 {
                 let Some(h) = self.next_liquidatable(mi) else {
                     break;
@@ -153,8 +184,13 @@ impl Engine {
 
     fn next_liquidatable(&self, mi: usize) -> Option<u32> {
         let risk = self.markets[mi].as_ref()?.risk.as_ref()?;
+        Self::due(risk, &self.accounts.heap_meta)
+    }
+
+    /// The first position of a market whose trigger the mark has reached, if any.
+    #[inline]
+    fn due(risk: &MarketRisk, meta: &[HeapMeta]) -> Option<u32> {
         let mark = risk.mark?.0;
-        let meta = &self.accounts.heap_meta;
         if let Some((h, trigger)) = risk.longs.top(meta) {
             if mark <= trigger {
                 return Some(h);

@@ -597,7 +597,14 @@ impl Engine {
             // is built only for an account's first order in the market.
             match handle {
                 Some(h) => {
-                    self.check_order_margin(self.accounts.get(h), handle, o.side, qty, cost_price)?;
+                    self.check_order_margin(
+                        self.accounts.get(h),
+                        handle,
+                        o.side,
+                        qty,
+                        0,
+                        cost_price,
+                    )?;
                 }
                 None => {
                     let fresh = crate::account::Position::fresh(
@@ -605,7 +612,7 @@ impl Engine {
                         o.market.0,
                         crate::margin::default_leverage(m),
                     );
-                    self.check_order_margin(&fresh, handle, o.side, qty, cost_price)?;
+                    self.check_order_margin(&fresh, handle, o.side, qty, 0, cost_price)?;
                 }
             }
         }
@@ -1220,12 +1227,9 @@ impl Engine {
                 // A matching-only market checks only the size bound, on the record in place.
                 crate::margin::check_reach(self.accounts.get(h), buy, sell, i64::MAX / 4)?;
             } else {
-                let mut p = *self.accounts.get(h);
-                match o.side {
-                    Side::Buy => p.order_qty_buy -= o.qty_open,
-                    Side::Sell => p.order_qty_sell -= o.qty_open,
-                }
-                self.check_order_margin(&p, Some(h), o.side, qty, price)?;
+                // The record in place, with the old order's lots held on its side.
+                let p = self.accounts.get(h);
+                self.check_order_margin(p, Some(h), o.side, qty, o.qty_open, price)?;
             }
         }
         self.replace(slot, h, price, qty, takes);
@@ -1460,8 +1464,7 @@ impl Engine {
             return;
         }
         let c = m.spec.quote_per_tick_lot;
-        let notional = cascade_risk::num::mul3_i64(price, qty, c)
-            .expect("invariant: order notionals fit (MarketSpec::validate)");
+        let notional = crate::margin::notional(qty, price, c);
         let q0 = p.quote;
         let mut quote = i128::from(q0) - i128::from(dir * notional);
         let closing = if before != 0 && before.signum() != dir {
@@ -1473,9 +1476,15 @@ impl Engine {
         if closing > 0 {
             // The share of the old balance that belonged to the closed lots, plus what closing
             // them paid or received.
-            let share = i128::from(q0) * i128::from(closing) / i128::from(before.abs());
+            // Truncated toward zero; in 64 bits when the product fits (the usual case: a
+            // 128-bit division is a library call several times slower), with the same result.
+            let share = match q0.checked_mul(closing) {
+                Some(product) => i128::from(product / before.abs()),
+                None => i128::from(q0) * i128::from(closing) / i128::from(before.abs()),
+            };
+            // The closed lots' notional: within the spec, as the fill's is (closing ≤ qty).
             let proceeds =
-                -i128::from(dir) * i128::from(price) * i128::from(closing) * i128::from(c);
+                -i128::from(dir) * i128::from(crate::margin::notional(closing, price, c));
             realized = share + proceeds;
             quote -= realized;
         }
@@ -1488,7 +1497,8 @@ impl Engine {
         let realized = i64::try_from(realized).expect("invariant: realized PnL fits");
         p.quote = i64::try_from(quote).expect("invariant: quote balance fits");
         p.realized_pnl += realized;
-        let fee = fee_ppm.map_or(0, |ppm| {
+        // A zero rate (no fee) charges nothing: skip the division.
+        let fee = fee_ppm.filter(|ppm| *ppm != 0).map_or(0, |ppm| {
             let rounding = if ppm >= 0 {
                 Rounding::Ceil
             } else {

@@ -158,6 +158,15 @@ pub fn mul_div(a: i128, b: i128, d: i128, rounding: Rounding) -> Option<i128> {
 #[inline]
 #[must_use]
 pub fn div_round(n: i128, d: i128, rounding: Rounding) -> Option<i128> {
+    // Money figures nearly always fit in 64 bits: a 64-bit division is a single instruction
+    // where the 128-bit one is a library call several times slower. The one 64-bit overflow
+    // (`i64::MIN / -1`, whose quotient fits in i128) and a zero divisor fall through to the
+    // 128-bit path, so results are the same.
+    if let (Ok(n64), Ok(d64)) = (i64::try_from(n), i64::try_from(d)) {
+        if let (Some(q), Some(r)) = (n64.checked_div(d64), n64.checked_rem(d64)) {
+            return round_quotient(i128::from(q), r != 0, (r < 0) != (d64 < 0), rounding);
+        }
+    }
     let q = n.checked_div(d)?;
     let r = n.checked_rem(d)?;
     if r == 0 {
@@ -165,7 +174,16 @@ pub fn div_round(n: i128, d: i128, rounding: Rounding) -> Option<i128> {
     }
     // Truncation rounded toward zero; the true quotient is negative exactly when the remainder
     // and divisor have opposite signs.
-    let negative = (r < 0) != (d < 0);
+    round_quotient(q, true, (r < 0) != (d < 0), rounding)
+}
+
+/// Moves a truncated quotient `q` to the named rounding: by one step away from zero's side
+/// when the division left a remainder and the true quotient lies on that side.
+#[inline]
+fn round_quotient(q: i128, inexact: bool, negative: bool, rounding: Rounding) -> Option<i128> {
+    if !inexact {
+        return Some(q);
+    }
     match (rounding, negative) {
         (Rounding::Floor, true) => q.checked_sub(1),
         (Rounding::Ceil, false) => q.checked_add(1),
@@ -258,6 +276,19 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn div_round_matches_definition_in_64_bits(
+            n in prop_oneof![any::<i64>(), -1_000i64..1_000],
+            d in prop_oneof![any::<i64>(), -10i64..10, Just(-1i64)],
+        ) {
+            prop_assume!(d != 0);
+            let (n, d) = (i128::from(n), i128::from(d));
+            let floor = div_round(n, d, Rounding::Floor).expect("fits in i128");
+            let ceil = div_round(n, d, Rounding::Ceil).expect("fits in i128");
+            prop_assert_eq!(floor, n.div_euclid(d) - i128::from(d < 0 && n.rem_euclid(d) != 0));
+            prop_assert_eq!(ceil, -(-n).div_euclid(d) + i128::from(d < 0 && (-n).rem_euclid(d) != 0));
+        }
+
         #[test]
         fn mul_div_matches_definition(a in any::<i64>(), b in any::<i64>(), d in any::<i64>()) {
             prop_assume!(d != 0);
