@@ -817,57 +817,35 @@ impl Core {
             return;
         }
         self.snapshot_seq = seq;
+        // Not busy, so no request is running: the waiting ones are this snapshot's.
+        self.snapshot_running = core::mem::take(&mut self.snapshot_waiting);
         let started = Instant::now();
+        // An outcome the core reaches itself (no copy to hand back).
+        let here = |result| snapshotter::Done {
+            seq,
+            result,
+            spare: None,
+        };
         if let Err(e) = self.store.prepare_snapshot(&self.engine) {
-            tracing::warn!(seq, "snapshot failed: {e}");
-            let running = core::mem::take(&mut self.snapshot_waiting);
-            self.snapshot_running = running;
-            self.snapshot_done(snapshotter::Done {
-                seq,
-                result: Err(e.to_string()),
-                spare: None,
-            });
-            return;
+            return self.snapshot_done(here(Err(e.to_string())));
         }
-        match self.snapshotter.as_mut() {
-            Some(writer) => {
-                let copy = match self.snapshot_spare.take() {
-                    Some(mut spare) => {
-                        Engine::clone_from(&mut spare, &self.engine);
-                        spare
-                    }
-                    None => Box::new(self.engine.clone()),
-                };
-                let paused = started.elapsed();
-                if writer.start_job(copy) {
-                    tracing::debug!(seq, paused_us = paused.as_micros(), "snapshot started");
-                    let waiting = core::mem::take(&mut self.snapshot_waiting);
-                    self.snapshot_running = waiting;
-                } else {
-                    tracing::warn!(seq, "snapshot failed: the snapshot writer has stopped");
-                    self.snapshot_running = core::mem::take(&mut self.snapshot_waiting);
-                    self.snapshot_done(snapshotter::Done {
-                        seq,
-                        result: Err("the snapshot writer has stopped".into()),
-                        spare: None,
-                    });
-                }
+        let Some(writer) = self.snapshotter.as_mut() else {
+            let dir = self.store.dir();
+            let result = snapshotter::write_and_prune(dir, &self.engine, SNAPSHOTS_KEPT, started);
+            return self.snapshot_done(here(result));
+        };
+        let copy = match self.snapshot_spare.take() {
+            Some(mut spare) => {
+                Engine::clone_from(&mut spare, &self.engine);
+                spare
             }
-            None => {
-                let result = crate::snapshot::write(self.store.dir(), &self.engine)
-                    .map_err(|e| e.to_string())
-                    .and_then(|path| {
-                        crate::snapshot::prune(self.store.dir(), SNAPSHOTS_KEPT)
-                            .map(|_| (path, started.elapsed()))
-                            .map_err(|e| format!("pruning old snapshots: {e}"))
-                    });
-                self.snapshot_running = core::mem::take(&mut self.snapshot_waiting);
-                self.snapshot_done(snapshotter::Done {
-                    seq,
-                    result,
-                    spare: None,
-                });
-            }
+            None => Box::new(self.engine.clone()),
+        };
+        let paused = started.elapsed();
+        if writer.start_job(copy) {
+            tracing::debug!(seq, paused_us = paused.as_micros(), "snapshot started");
+        } else {
+            self.snapshot_done(here(Err("the snapshot writer has stopped".into())));
         }
     }
 

@@ -11,12 +11,12 @@
 //! core asks again at its next commit if the writer is busy). The copy comes back in [`Done`]
 //! so that the next snapshot refreshes it in place: the core keeps a second engine's worth of
 //! memory while snapshots are on, and copies into warm pages instead of allocating anew
-//! (about 60 ms → see docs/PROTOCOL.md 8.6 for the measured pause). When a job ends the thread sends
+//! (docs/PROTOCOL.md 8.2 has the measured pauses). When a job ends the thread sends
 //! its [`Done`] and pushes [`ToCore::SnapshotDone`] so that an idle core wakes to answer the
 //! operator requests waiting for it. Dropping the handle lets the running job finish, then
 //! stops the thread.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -39,6 +39,23 @@ pub struct Done {
     pub spare: Option<Box<Engine>>,
 }
 
+/// Writes a snapshot of `engine` into `dir` and keeps the newest `keep` (at least one); the
+/// path and the time since `started`. The journal must already hold `engine`'s last command
+/// (`Store::prepare_snapshot`).
+///
+/// # Errors
+/// The write or the pruning failed (as text: it is logged and answered, not matched on).
+pub fn write_and_prune(
+    dir: &Path,
+    engine: &Engine,
+    keep: usize,
+    started: Instant,
+) -> Result<(PathBuf, Duration), String> {
+    let path = snapshot::write(dir, engine).map_err(|e| e.to_string())?;
+    snapshot::prune(dir, keep.max(1)).map_err(|e| format!("pruning old snapshots: {e}"))?;
+    Ok((path, started.elapsed()))
+}
+
 /// The core's handle on its snapshot writer.
 pub struct Snapshotter {
     jobs: Option<Sender<Box<Engine>>>,
@@ -59,14 +76,7 @@ impl Snapshotter {
             .name("cascade-snapshot".into())
             .spawn(move || {
                 for engine in job_rx {
-                    let started = Instant::now();
-                    let result = snapshot::write(&dir, &engine)
-                        .map_err(|e| e.to_string())
-                        .and_then(|path| {
-                            snapshot::prune(&dir, keep.max(1))
-                                .map(|_| (path, started.elapsed()))
-                                .map_err(|e| format!("pruning old snapshots: {e}"))
-                        });
+                    let result = write_and_prune(&dir, &engine, keep, Instant::now());
                     let seq = engine.last_seq();
                     let done = Done {
                         seq,
@@ -108,6 +118,9 @@ impl Snapshotter {
 
     /// The running job's outcome if it has ended (never blocks).
     pub fn poll(&mut self) -> Option<Done> {
+        if !self.busy {
+            return None;
+        }
         let done = self.done.try_recv().ok()?;
         self.busy = false;
         Some(done)
