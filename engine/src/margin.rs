@@ -136,6 +136,8 @@ fn reach(p: &Position, buy: i64, sell: i64) -> Option<(i64, i64)> {
 #[inline(always)]
 fn reach_over(p: &Position, sums: Option<(i64, i64)>, buy: i64, sell: i64, lots_max: i64) -> bool {
     match sums {
+        // `-down` and `-lots_max` cannot overflow there: the 64-bit form of the same test.
+        Some((up, down)) if lots_max >= 0 => up > lots_max || down < -lots_max,
         Some((up, down)) => i128::from(up).max(-i128::from(down)) > i128::from(lots_max),
         None => {
             let up = i128::from(p.size) + i128::from(p.order_qty_buy) + i128::from(buy);
@@ -711,7 +713,8 @@ fn exact_trigger(
 
 #[cfg(test)]
 mod tests {
-    use super::{exact_trigger, line_trigger, notional};
+    use super::{exact_trigger, line_trigger, notional, reach, reach_over};
+    use crate::account::Position;
     use cascade_risk::margin::{MarginTiers, TierSpec};
     use cascade_risk::{Ppm, Quote};
     use proptest::prelude::*;
@@ -773,6 +776,28 @@ mod tests {
                 line_trigger(balance, size, c, &tiers, price_max),
                 reference(balance, size, c, &tiers, price_max)
             );
+        }
+    }
+
+    proptest! {
+        /// The 64-bit reach test answers as the exact (128-bit) sums do, at the edges of `i64`
+        /// and for any limit, negative ones included.
+        #[test]
+        fn reach_over_is_exact(
+            size in prop_oneof![any::<i64>(), -100i64..100],
+            resting in prop_oneof![0i64..100, 0i64..i64::MAX],
+            extra in prop_oneof![0i64..100, 0i64..i64::MAX],
+            buy_side: bool,
+            lots_max in prop_oneof![any::<i64>(), 0i64..200, Just(i64::MAX / 4)],
+        ) {
+            let mut p = Position::fresh(1, 0, 1);
+            p.size = size;
+            let (buy, sell) = if buy_side { (extra, 0) } else { (0, extra) };
+            if buy_side { p.order_qty_buy = resting } else { p.order_qty_sell = resting }
+            let up = i128::from(size) + i128::from(p.order_qty_buy) + i128::from(buy);
+            let down = i128::from(size) - i128::from(p.order_qty_sell) - i128::from(sell);
+            let exact = up.max(-down) > i128::from(lots_max);
+            prop_assert_eq!(reach_over(&p, reach(&p, buy, sell), buy, sell, lots_max), exact);
         }
     }
 

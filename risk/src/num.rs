@@ -201,12 +201,26 @@ pub fn mul_div_i64(a: i64, b: i64, d: i64, rounding: Rounding) -> Option<i64> {
     i64::try_from(wide).ok()
 }
 
-/// Computes `a * b * c` in `i128` and narrows to `i64`; `None` on overflow.
+/// Computes `a * b * c` exactly and narrows to `i64`; `None` when it does not fit.
 ///
-/// This is the notional of `price` ticks × `qty` lots × quantums per tick-lot.
+/// This is the notional of `price` ticks × `qty` lots × quantums per tick-lot, computed for
+/// every limit order: two checked 64-bit products when they fit (a handful of instructions),
+/// the 128-bit product only when one overflows (some 40). The answers are the same: an
+/// intermediate overflow with a non-zero third factor means the product does not fit either,
+/// and the 128-bit path gets the zero factor cases right.
 #[inline]
 #[must_use]
 pub fn mul3_i64(a: i64, b: i64, c: i64) -> Option<i64> {
+    match a.checked_mul(b) {
+        Some(ab) => ab.checked_mul(c),
+        None => mul3_i64_wide(a, b, c),
+    }
+}
+
+/// [`mul3_i64`] through `i128`, for the products whose first factor pair overflows.
+#[cold]
+#[inline(never)]
+fn mul3_i64_wide(a: i64, b: i64, c: i64) -> Option<i64> {
     let wide = i128::from(a)
         .checked_mul(i128::from(b))?
         .checked_mul(i128::from(c))?;
@@ -305,6 +319,20 @@ mod tests {
                 prop_assert!(ceil * d <= n && n < (ceil - 1) * d);
             }
             prop_assert!(ceil - floor <= 1);
+        }
+
+        /// The 64-bit fast path gives the exact product's answer, zero and sign cases included.
+        #[test]
+        fn mul3_matches_the_wide_product(
+            a in prop_oneof![any::<i64>(), -3i64..3, Just(i64::MIN), Just(i64::MAX)],
+            b in prop_oneof![any::<i64>(), -3i64..3, Just(i64::MIN)],
+            c in prop_oneof![any::<i64>(), -3i64..3, Just(-1i64)],
+        ) {
+            let exact = i128::from(a).checked_mul(i128::from(b)).and_then(|ab| {
+                ab.checked_mul(i128::from(c))
+            });
+            let expected = exact.and_then(|v| i64::try_from(v).ok());
+            prop_assert_eq!(mul3_i64(a, b, c), expected);
         }
     }
 }
