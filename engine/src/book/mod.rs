@@ -182,12 +182,22 @@ impl Book {
     }
 
     /// Whether an order could rest at `price` on `side` without exceeding the level limit.
+    ///
+    /// Inline, with the level lookup out of line: every resting order asks, and a side below
+    /// its limit (all but a full one) answers with one comparison.
+    #[inline]
     #[must_use]
     pub fn can_rest(&self, side: Side, price: i64) -> bool {
-        self.depth(side) < self.levels_per_side_max
-            || self
-                .find_level(side, price)
-                .is_some_and(|l| self.levels[l as usize].count > 0)
+        self.depth(side) < self.levels_per_side_max || self.has_active_level(side, price)
+    }
+
+    /// Whether `side` has a level with orders at `price` (a full side can still take orders
+    /// there).
+    #[cold]
+    #[inline(never)]
+    fn has_active_level(&self, side: Side, price: i64) -> bool {
+        self.find_level(side, price)
+            .is_some_and(|l| self.levels[l as usize].count > 0)
     }
 
     /// Appends a stored, unlinked order to the tail of its price level, creating the level.

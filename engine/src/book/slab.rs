@@ -280,7 +280,11 @@ impl Orders {
             assert_eq!(removed, Some(index), "invariant: index agrees with slot");
         }
         self.held -= 1;
-        self.slots[index as usize] = OrderSlot::FREE;
+        // Only the id marks a slot free (lookups and audits read it); the other fields are
+        // rewritten whole when the slot is next allocated, so they are left as they were.
+        let slot = &mut self.slots[index as usize];
+        slot.id = 0;
+        slot.level = NIL;
         self.free.push(index);
     }
 
