@@ -308,17 +308,32 @@ impl Book {
         }
     }
 
-    /// Drops every dormant level of a side (when the index is full).
+    /// Drops every dormant level of a side (when the index is full), in place in one pass.
+    ///
+    /// Dormant levels are worth keeping until then: shedding them whenever they outnumbered
+    /// the active ones twice over made `xc` 45% slower (more levels created anew, each with
+    /// its index insertion and map entry).
+    #[cold]
+    #[inline(never)]
     fn compact(&mut self, side: Side) {
-        let dormant: Vec<u32> = self.sides[side.index()]
-            .levels
-            .iter()
-            .copied()
-            .filter(|l| self.levels[*l as usize].count == 0)
-            .collect();
-        for l in dormant {
-            self.remove_level(l);
+        let s = &mut self.sides[side.index()];
+        let mut kept = 0;
+        for i in 0..s.keys.len() {
+            let l = s.levels[i];
+            let level = &mut self.levels[l as usize];
+            if level.count > 0 {
+                s.keys[kept] = s.keys[i];
+                s.levels[kept] = l;
+                kept += 1;
+                continue;
+            }
+            let removed = self.level_index.remove(level_key(level.side, level.price));
+            assert_eq!(removed, Some(l), "invariant: level index agrees with level");
+            *level = Level::FREE;
+            self.levels_free.push(l);
         }
+        s.keys.truncate(kept);
+        s.levels.truncate(kept);
     }
 
     fn create_level(&mut self, side: Side, price: i64) -> u32 {
@@ -451,6 +466,41 @@ mod tests {
         for (i, k) in keys.iter().enumerate() {
             assert_eq!(find_position(&keys, *k), i);
         }
+    }
+
+    /// A full index sheds its dormant levels in place: the freed slots and map entries are
+    /// reused, and the active levels keep their order.
+    #[test]
+    fn full_index_sheds_dormant_levels() {
+        let mut orders = Orders::with_capacity(16);
+        let mut book = Book::new(4);
+        let mut slots = Vec::new();
+        for (i, price) in [100, 101, 102, 103].into_iter().enumerate() {
+            let id = u64::try_from(i).expect("small") + 1;
+            let s = orders
+                .alloc(OrderSlot::new(id, 0, 0, Side::Buy, price, 1))
+                .expect("room");
+            book.push_back(&mut orders, s);
+            slots.push(s);
+        }
+        // 100 and 102 go dormant (not the best): the index stays full.
+        for s in [slots[0], slots[2]] {
+            assert!(book.unlink(&mut orders, s).1, "its level emptied");
+            orders.free(s);
+        }
+        assert_eq!(book.indexed_slots(Side::Buy).count(), 4);
+        assert_eq!(book.depth(Side::Buy), 2);
+        assert!(book.can_rest(Side::Buy, 99));
+        let s = orders
+            .alloc(OrderSlot::new(9, 0, 0, Side::Buy, 99, 1))
+            .expect("room");
+        book.push_back(&mut orders, s);
+        let prices: Vec<i64> = book.levels(Side::Buy).map(|l| l.price).collect();
+        assert_eq!(prices, vec![103, 101, 99]);
+        assert_eq!(book.indexed_slots(Side::Buy).count(), 3);
+        assert_eq!(book.find_level(Side::Buy, 100), None);
+        assert_eq!(book.find_level(Side::Buy, 102), None);
+        assert!(book.find_level(Side::Buy, 99).is_some());
     }
 
     #[test]
