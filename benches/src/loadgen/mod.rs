@@ -5,7 +5,10 @@
 //! One run measures, in order:
 //! 1. **the loopback floor**: a plain TCP ping-pong with an order's and an ack's byte counts;
 //! 2. **open loop**: orders at a fixed rate over N sessions, each latency from its intended
-//!    send time (coordinated omission corrected), warm-up excluded;
+//!    send time (coordinated omission corrected), warm-up excluded; then, with generated
+//!    orders, **the plain echo open loop**: the floor's byte counts at the same rate and
+//!    pacing with no server in the path, which shows the machine's own open-loop tail (printed
+//!    beside the floors as context, not a floor);
 //! 3. **pipelined**: one connection, as many orders as the server takes with a window in
 //!    flight, journaling on (`fsync = "batch"`) and off (`fsync = "never"`).
 //!
@@ -14,7 +17,7 @@
 //!
 //! - [`plan`]: the requests and their intended times, decided before the run;
 //! - [`client`]: login, the sender and the receivers;
-//! - [`floor`]: the ping-pong.
+//! - [`floor`]: the ping-pong and the open-loop echo.
 
 pub mod client;
 pub mod floor;
@@ -462,8 +465,9 @@ pub fn run(args: &LoadgenArgs) -> anyhow::Result<()> {
         Some(reports.len() - 1)
     };
 
-    // 2. Open loop.
+    // 2. Open loop, then the plain echo at the same rate and pacing.
     let mut open_loop = None;
+    let mut echo_floor = None;
     if matches!(args.mode, Mode::All | Mode::OpenLoop) {
         let (plan, accounts, workload) = match &args.from {
             Some(path) => {
@@ -606,6 +610,56 @@ pub fn run(args: &LoadgenArgs) -> anyhow::Result<()> {
         if let Some(s) = server {
             s.shutdown()?;
         }
+        if args.from.is_none() {
+            let (h, secs) = floor::open_loop_echo(
+                ORDER_FRAME,
+                ACK_FRAME,
+                args.rate,
+                Duration::from_nanos(warmup_ns),
+                Duration::from_nanos(duration_ns),
+            )
+            .context("loopback open-loop echo")?;
+            let r = Report {
+                title: "loopback floor, open loop (plain TCP echo at the same rate)".into(),
+                workload: vec![
+                    (
+                        "what".into(),
+                        format!(
+                            "{ORDER_FRAME} bytes out, {ACK_FRAME} back per frame, {} frames/s \
+                             paced as the order run (sleep, then what fell due in one write), \
+                             an echo thread answering each read with one write, TCP_NODELAY",
+                            fmt_rate(f64::from(u32::try_from(args.rate).unwrap_or(u32::MAX)))
+                        ),
+                    ),
+                    (
+                        "duration".into(),
+                        format!(
+                            "{} s warm-up (not recorded) + {} s measured",
+                            args.warmup, args.duration
+                        ),
+                    ),
+                ],
+                sample: "intended send time → last byte of the answer read, coordinated \
+                         omission corrected"
+                    .into(),
+                ops: h.len(),
+                latency: h.clone(),
+                seconds: secs,
+                fills: 0,
+                checksum: 0,
+                command: command.clone(),
+                machine: machine.clone(),
+                notes: vec![
+                    "no server in the path: its tail is the machine's own stalls (thread \
+                     wake-ups, timers, the loopback stack) under an open-loop load"
+                        .into(),
+                ],
+            };
+            print!("\n{}", r.render());
+            plot_series.push(("plain echo, open loop".into(), h));
+            reports.push(r);
+            echo_floor = Some(reports.len() - 1);
+        }
     }
 
     // 3. Pipelined, journaling on and off.
@@ -718,6 +772,19 @@ pub fn run(args: &LoadgenArgs) -> anyhow::Result<()> {
                 report::fmt_ns(got),
                 report::fmt_ns(base),
                 if ratio <= limit { "MET" } else { "NOT MET" }
+            );
+        }
+    }
+    if let (Some(e), Some(o)) = (echo_floor, open_loop) {
+        let (e, o) = (reports[e].percentiles(), reports[o].percentiles());
+        for (name, got, base) in [("p50", o.p50, e.p50), ("p99.9", o.p999, e.p999)] {
+            #[allow(clippy::cast_precision_loss)]
+            let ratio = got as f64 / base.max(1) as f64;
+            println!(
+                "   context (not a floor): open-loop {name} {} vs the plain echo open loop at \
+                 the same rate {name} {} = {ratio:.2}x",
+                report::fmt_ns(got),
+                report::fmt_ns(base),
             );
         }
     }
