@@ -54,7 +54,7 @@ impl Cascade {
         let events = engine.apply(&Sequenced {
             seq: 1,
             ts_ns: 1,
-            command: Command::AddMarket(MarketSpec::unit(MARKET, "BENCH")),
+            command: Command::AddMarket(Box::new(MarketSpec::unit(MARKET, "BENCH"))),
         });
         assert!(
             matches!(events, [Event::MarketAdded { .. }]),

@@ -108,7 +108,7 @@ mod tests {
     fn a_clone_restored_has_the_capacities_of_a_new_engine() {
         let mut e = Engine::new(Limits::SMALL);
         let cmds = [
-            Command::AddMarket(MarketSpec::unit(MarketId(0), "T")),
+            Command::AddMarket(Box::new(MarketSpec::unit(MarketId(0), "T"))),
             Command::SetRiskParams {
                 market: MarketId(0),
                 params: Box::new(RiskParams::simple(10_000, 50)),

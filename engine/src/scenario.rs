@@ -610,7 +610,7 @@ impl Runner {
             }
         }
         self.markets.insert(sym.to_owned(), id);
-        self.apply(line, Command::AddMarket(spec))
+        self.apply(line, Command::AddMarket(Box::new(spec)))
     }
 
     fn cmd_order(

@@ -84,8 +84,8 @@ pub fn setup(rng: &mut Rng) -> (Engine, Vec<Command>) {
     simple.funding_impact_notional = Quote(500);
     simple.position_lots_max = 10_000;
     let cmds = vec![
-        Command::AddMarket(MarketSpec::unit(MarketId(0), "T")),
-        Command::AddMarket(MarketSpec::btc_perp(MarketId(1))),
+        Command::AddMarket(Box::new(MarketSpec::unit(MarketId(0), "T"))),
+        Command::AddMarket(Box::new(MarketSpec::btc_perp(MarketId(1)))),
         Command::SetRiskParams {
             market: MarketId(0),
             params: Box::new(simple),
@@ -278,7 +278,7 @@ pub fn dust_run(fills: u64, audit: bool) -> (Engine, u64) {
     params.funding_interest_ppb = 123_457;
     params.mark_source = crate::risk_params::MarkSource::Index;
     let mut cmds = vec![
-        Command::AddMarket(spec),
+        Command::AddMarket(Box::new(spec)),
         Command::SetRiskParams {
             market: MarketId(0),
             params: Box::new(params),

@@ -153,7 +153,7 @@ fn add_market(u: &mut Unstructured<'_>, id: u16, cmds: &mut Vec<Command>) -> Res
     let params = risk_params(u, btc, spec.qty_max.0)?;
     let leverage_max = i64::from(params.leverage_max());
     let lots_max = params.position_lots_max;
-    cmds.push(Command::AddMarket(spec));
+    cmds.push(Command::AddMarket(Box::new(spec)));
     cmds.push(Command::SetRiskParams {
         market: MarketId(id),
         params: Box::new(params),

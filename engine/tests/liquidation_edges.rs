@@ -47,7 +47,7 @@ impl Run {
 
     fn market(&mut self, spec: MarketSpec, params: RiskParams) {
         let id = spec.id;
-        self.step(Command::AddMarket(spec));
+        self.step(Command::AddMarket(Box::new(spec)));
         self.step(Command::SetRiskParams {
             market: id,
             params: Box::new(params),
@@ -427,7 +427,7 @@ fn maximum_sizes_and_prices_reject_cleanly_and_never_overflow() {
     let mut too_big = spec;
     too_big.id = MarketId(1);
     too_big.price_max = Price(5_000_000_000_000);
-    let events = r.step(Command::AddMarket(too_big));
+    let events = r.step(Command::AddMarket(Box::new(too_big)));
     assert!(
         matches!(
             events[..],
@@ -555,7 +555,10 @@ fn insurance_order_filling_on_both_sides_of_bankruptcy_pays_only_the_net_shortfa
 #[test]
 fn a_zero_maintenance_tier_is_refused_because_it_would_never_liquidate() {
     let mut r = Run::new();
-    r.step(Command::AddMarket(MarketSpec::unit(MarketId(T), "T")));
+    r.step(Command::AddMarket(Box::new(MarketSpec::unit(
+        MarketId(T),
+        "T",
+    ))));
     let mut p = RiskParams::simple(0, 50);
     p.mark_source = MarkSource::Index;
     let events = r.step(Command::SetRiskParams {
@@ -600,7 +603,10 @@ fn a_zero_maintenance_tier_is_refused_because_it_would_never_liquidate() {
 #[test]
 fn margining_a_matching_only_market_with_open_positions_is_refused() {
     let mut r = Run::new();
-    r.step(Command::AddMarket(MarketSpec::unit(MarketId(T), "T")));
+    r.step(Command::AddMarket(Box::new(MarketSpec::unit(
+        MarketId(T),
+        "T",
+    ))));
     r.trade(1, 2, T, Side::Buy, 1_000, 10);
     let set = |r: &mut Run| {
         r.step(Command::SetRiskParams {

@@ -1358,19 +1358,25 @@ fn seq_not_increasing_is_rejected_and_changes_nothing_at_all() {
 fn add_market_rejects_duplicates_out_of_range_ids_and_invalid_specs() {
     let mut h = Harness::new();
     h.assert_rejected_without_effect(
-        Command::AddMarket(MarketSpec::unit(MarketId(UNIT), "DUP")),
+        Command::AddMarket(Box::new(MarketSpec::unit(MarketId(UNIT), "DUP"))),
         Reject::MarketExists,
     );
     h.assert_rejected_without_effect(
-        Command::AddMarket(MarketSpec::unit(MarketId(8), "FAR")),
+        Command::AddMarket(Box::new(MarketSpec::unit(MarketId(8), "FAR"))),
         Reject::MarketsLimit,
     );
     let mut spec = MarketSpec::unit(MarketId(2), "BAD");
     spec.price_max = Price(i64::MAX);
-    h.assert_rejected_without_effect(Command::AddMarket(spec), Reject::InvalidMarketSpec);
+    h.assert_rejected_without_effect(
+        Command::AddMarket(Box::new(spec)),
+        Reject::InvalidMarketSpec,
+    );
     let mut spec = MarketSpec::unit(MarketId(2), "BAD");
     spec.qty_max = Qty(0);
-    h.assert_rejected_without_effect(Command::AddMarket(spec), Reject::InvalidMarketSpec);
+    h.assert_rejected_without_effect(
+        Command::AddMarket(Box::new(spec)),
+        Reject::InvalidMarketSpec,
+    );
     assert_eq!(h.engine.markets().count(), 1);
 }
 
@@ -1630,7 +1636,7 @@ fn first_command_with_seq_zero_is_rejected() {
     let cmd = cascade_engine::Sequenced {
         seq: 0,
         ts_ns: 0,
-        command: Command::AddMarket(MarketSpec::unit(MarketId(0), "UNIT")),
+        command: Command::AddMarket(Box::new(MarketSpec::unit(MarketId(0), "UNIT"))),
     };
     assert!(matches!(
         engine.apply(&cmd),

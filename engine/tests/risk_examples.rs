@@ -20,7 +20,7 @@ impl Venue {
             engine: Engine::new(Limits::SMALL),
             seq: 0,
         };
-        v.step(Command::AddMarket(spec));
+        v.step(Command::AddMarket(Box::new(spec)));
         v.step(Command::SetRiskParams {
             market: MarketId(0),
             params: Box::new(params),

@@ -76,9 +76,9 @@ fn setup(engine: &mut Engine, seq: &mut u64) {
     simple.cooldown_ns = 3;
     simple.adl = AdlPolicy::ProRata;
     for command in [
-        Command::AddMarket(MarketSpec::unit(MarketId(0), "T")),
-        Command::AddMarket(MarketSpec::btc_perp(MarketId(1))),
-        Command::AddMarket(MarketSpec::unit(MarketId(2), "M")),
+        Command::AddMarket(Box::new(MarketSpec::unit(MarketId(0), "T"))),
+        Command::AddMarket(Box::new(MarketSpec::btc_perp(MarketId(1)))),
+        Command::AddMarket(Box::new(MarketSpec::unit(MarketId(2), "M"))),
         Command::SetRiskParams {
             market: MarketId(0),
             params: Box::new(simple),

@@ -313,7 +313,7 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
                     )
                 })?;
                 b.scale = Some(scale);
-                b.flow.seq.push(ts, Command::AddMarket(spec));
+                b.flow.seq.push(ts, Command::AddMarket(Box::new(spec)));
                 for account in [MAKERS, TAKERS] {
                     b.flow.seq.push(
                         ts,

@@ -402,7 +402,7 @@ pub fn import_with(files: &[PathBuf], use_tape: bool) -> Result<Imported, Import
     }
     let spec = market_spec();
     let mut seq = Sequencer::default();
-    seq.push(0, Command::AddMarket(spec));
+    seq.push(0, Command::AddMarket(Box::new(spec)));
     let mut engine_id: HashMap<u64, u64> = HashMap::with_capacity(lives.len());
     let mut bitstamp_id = vec![0u64; rows.len() + 2];
     let (mut created, mut changed, mut deleted, mut duplicate, mut unknown) = (0u64, 0u64, 0, 0, 0);

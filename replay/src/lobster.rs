@@ -105,7 +105,7 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
         ));
     }
     let mut seq = Sequencer::default();
-    seq.push(0, Command::AddMarket(market_spec()));
+    seq.push(0, Command::AddMarket(Box::new(market_spec())));
     let mut orders: HashMap<u64, Resting> = HashMap::new();
     let mut expected: HashMap<u64, Expected> = HashMap::new();
     let mut counts: std::collections::BTreeMap<&'static str, u64> = Default::default();

@@ -163,7 +163,7 @@ pub fn import(files: &[PathBuf]) -> Result<Imported, ImportError> {
         )
     })?;
     let mut flow = L2Flow::new(MAKERS, TAKERS);
-    flow.seq.push(0, Command::AddMarket(spec));
+    flow.seq.push(0, Command::AddMarket(Box::new(spec)));
     let mut i = 0;
     let mut in_snapshot = false;
     let mut synced = false;

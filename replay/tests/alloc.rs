@@ -58,7 +58,7 @@ fn commands(n: u64) -> Vec<Sequenced<Command>> {
     let mut out = vec![Sequenced {
         seq: 1,
         ts_ns: 0,
-        command: Command::AddMarket(MarketSpec::unit(MarketId(0), "T")),
+        command: Command::AddMarket(Box::new(MarketSpec::unit(MarketId(0), "T"))),
     }];
     while (out.len() as u64) < n {
         let seq = out.len() as u64 + 1;

@@ -606,7 +606,7 @@ fn simulate(
             0
         },
     };
-    sim.must(Command::AddMarket(setup.spec), "add market")?;
+    sim.must(Command::AddMarket(Box::new(setup.spec)), "add market")?;
     sim.must(
         Command::SetRiskParams {
             market: MARKET,

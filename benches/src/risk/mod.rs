@@ -120,8 +120,8 @@ impl Driver {
 
     /// Creates the BTC-PERP market with [`btc_params`] and sets the index.
     pub fn btc_market(&mut self, index: i64) {
-        self.must(Command::AddMarket(cascade_engine::MarketSpec::btc_perp(
-            MARKET,
+        self.must(Command::AddMarket(Box::new(
+            cascade_engine::MarketSpec::btc_perp(MARKET),
         )));
         self.must(Command::SetRiskParams {
             market: MARKET,

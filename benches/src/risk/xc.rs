@@ -57,7 +57,7 @@ impl MarginedCascade {
     pub fn with_limits(limits: Limits) -> Self {
         let mut engine = Engine::new(limits);
         let mut setup = vec![
-            Command::AddMarket(MarketSpec::unit(MARKET, "BENCH")),
+            Command::AddMarket(Box::new(MarketSpec::unit(MARKET, "BENCH"))),
             Command::SetRiskParams {
                 market: MARKET,
                 params: Box::new(params()),

@@ -59,7 +59,7 @@ impl Harness {
 
     /// Adds a market and checks it was accepted.
     pub fn add_market(&mut self, spec: MarketSpec) {
-        let events = self.step(Command::AddMarket(spec));
+        let events = self.step(Command::AddMarket(Box::new(spec)));
         assert_eq!(events, vec![Event::MarketAdded { market: spec.id }]);
     }
 
@@ -389,8 +389,8 @@ pub fn random_stream(seed: u64, commands: usize) -> Vec<Sequenced<Command>> {
     let (mut seq, mut ts_ns) = (0u64, 1_700_000_000_000_000_000u64);
     for i in 0..commands {
         let command = match i {
-            0 => Command::AddMarket(MarketSpec::unit(MarketId(UNIT), "UNIT")),
-            1 => Command::AddMarket(MarketSpec::btc_perp(MarketId(BTC))),
+            0 => Command::AddMarket(Box::new(MarketSpec::unit(MarketId(UNIT), "UNIT"))),
+            1 => Command::AddMarket(Box::new(MarketSpec::btc_perp(MarketId(BTC)))),
             2 => Command::SetReferencePrice {
                 market: MarketId(BTC),
                 price: cascade_risk::Price(BTC_MID),
@@ -556,7 +556,7 @@ pub fn adl_market(policy: cascade_engine::risk_params::AdlPolicy) -> Vec<Command
     params.mark_source = MarkSource::Index;
     params.adl = policy;
     vec![
-        Command::AddMarket(MarketSpec::unit(MarketId(0), "T")),
+        Command::AddMarket(Box::new(MarketSpec::unit(MarketId(0), "T"))),
         Command::SetRiskParams {
             market: MarketId(0),
             params: Box::new(params),

@@ -387,7 +387,7 @@ proptest! {
         registry.insert(spec).expect("fits");
         let mut engine = Engine::new(Limits::SMALL);
         let mut seq = 1;
-        engine.apply(&Sequenced { seq, ts_ns: 0, command: Command::AddMarket(spec) });
+        engine.apply(&Sequenced { seq, ts_ns: 0, command: Command::AddMarket(Box::new(spec)) });
         let mut accounts = [
             OuchAccount::new(AccountId(1), 32),
             OuchAccount::new(AccountId(2), 32),

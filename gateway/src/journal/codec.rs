@@ -327,7 +327,7 @@ pub fn decode(payload: &[u8]) -> Result<Sequenced<Command>, Corruption> {
 
 fn decode_body(r: &mut Reader<'_>) -> Result<Command, Corruption> {
     let command = match r.u8()? {
-        tag::ADD_MARKET => Command::AddMarket(decode_spec(r)?),
+        tag::ADD_MARKET => Command::AddMarket(Box::new(decode_spec(r)?)),
         tag::SET_REFERENCE_PRICE => Command::SetReferencePrice {
             market: r.market()?,
             price: Price(r.i64()?),

@@ -387,7 +387,7 @@ impl Core {
         core.push_itch(&ItchFeed::system_event(b'O', ts));
         if start_seq == 0 {
             for m in markets {
-                core.sequence(Command::AddMarket(m.spec))?;
+                core.sequence(Command::AddMarket(Box::new(m.spec)))?;
                 core.sequence(Command::SetRiskParams {
                     market: m.spec.id,
                     params: Box::new(m.risk.clone()),

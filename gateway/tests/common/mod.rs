@@ -37,8 +37,8 @@ pub fn every_command_variant() -> Vec<Command> {
     odd_spec.tick.scale = 255;
     odd_spec.notional_min = Quote(i64::MIN);
     vec![
-        Command::AddMarket(MarketSpec::btc_perp(MarketId(0))),
-        Command::AddMarket(odd_spec),
+        Command::AddMarket(Box::new(MarketSpec::btc_perp(MarketId(0)))),
+        Command::AddMarket(Box::new(odd_spec)),
         Command::SetReferencePrice {
             market: MarketId(0),
             price: Price(650_000),

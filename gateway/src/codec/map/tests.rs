@@ -71,7 +71,10 @@ impl Venue {
             itch: Vec::new(),
             native: Vec::new(),
         };
-        venue.apply(Command::AddMarket(MarketSpec::btc_perp(BTC)), None);
+        venue.apply(
+            Command::AddMarket(Box::new(MarketSpec::btc_perp(BTC))),
+            None,
+        );
         venue.take();
         venue
     }
@@ -822,7 +825,10 @@ fn market_added_publishes_directory_and_instrument() {
     };
     venue.engine = Engine::new(Limits::SMALL);
     venue.seq = 0;
-    venue.apply(Command::AddMarket(MarketSpec::btc_perp(BTC)), None);
+    venue.apply(
+        Command::AddMarket(Box::new(MarketSpec::btc_perp(BTC))),
+        None,
+    );
     assert!(matches!(venue.itch.as_slice(),
         [Message::StockDirectory(d)] if d.stock == *b"BTC-PERP" && d.header.stock_locate == 1));
     assert!(matches!(venue.native.as_slice(),
