@@ -42,32 +42,19 @@ pub enum MarginMode {
 }
 
 /// One account's position in one market.
-///
-/// # Layout
-/// `repr(C)` in this order: the fields every order reads or writes (the record lookup's
-/// `market` and `next`, the position-limit check's size and resting totals, the owner and
-/// mode that settlement reads) come first and fill 40 bytes, so for most records they share
-/// one cache line; the money and report fields, which only margined markets touch, follow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[repr(C)]
 pub struct Position {
     /// Owner.
     pub account: u32,
-    /// Next position of the same account.
-    pub next: u32,
     /// Market id.
     pub market: u16,
-    /// Leverage chosen for initial margin (1..=the tier's maximum).
-    pub leverage: u16,
     /// Cross or isolated.
     pub mode: MarginMode,
+    /// Leverage chosen for initial margin (1..=the tier's maximum).
+    pub leverage: u16,
     /// Signed size in lots.
     pub size: i64,
-    /// Lots of resting buy orders in this market.
-    pub order_qty_buy: i64,
-    /// Lots of resting sell orders in this market.
-    pub order_qty_sell: i64,
     /// Quote balance in quantums (see the module docs).
     pub quote: i64,
     /// Margin set aside for an isolated position.
@@ -76,11 +63,15 @@ pub struct Position {
     pub realized_pnl: i64,
     /// Funding received (+) or paid (−) so far, for reports.
     pub funding_pnl: i64,
+    /// Lots of resting buy orders in this market.
+    pub order_qty_buy: i64,
+    /// Lots of resting sell orders in this market.
+    pub order_qty_sell: i64,
     /// No new book liquidation slice before this time.
     pub cooldown_until_ns: u64,
+    /// Next position of the same account.
+    pub next: u32,
 }
-
-const _: () = assert!(core::mem::size_of::<Position>() == 80);
 
 impl Position {
     /// Average entry price in ticks, rounded to the nearest tick (for display; the position

@@ -5,7 +5,7 @@
 //! ```text
 //! offset  size  field
 //!      0     8  magic "CASCSNAP"
-//!      8     4  format version u32 LE (SNAPSHOT_VERSION = 4)
+//!      8     4  format version u32 LE (SNAPSHOT_VERSION = 3)
 //!     12     4  reserved u32, 0
 //!     16     8  seq          u64 LE: the engine's last applied sequence number
 //!     24     8  state_hash   u64 LE: Engine::state_hash() when taken
@@ -49,7 +49,7 @@ use crate::journal::sync_parent_dir;
 /// First 8 bytes of every snapshot file.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"CASCSNAP";
 /// Version of the snapshot layout and payload written by this build.
-pub const SNAPSHOT_VERSION: u32 = 4;
+pub const SNAPSHOT_VERSION: u32 = 3;
 /// Bytes of the snapshot header.
 pub const HEADER_LEN: usize = 48;
 
