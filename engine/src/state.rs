@@ -1434,11 +1434,7 @@ impl Engine {
     }
 
     /// As [`Engine::settle_side`] for a known position record (the matching loop's case).
-    ///
-    /// Inline, with the money moved out of line: a matching-only market moves only the
-    /// position, a few instructions, and the whole function's register saves cost more.
     #[allow(clippy::too_many_arguments)]
-    #[inline]
     pub(crate) fn settle_at(
         m: &mut Market,
         accounts: &mut Accounts,
@@ -1449,9 +1445,9 @@ impl Engine {
         price: i64,
         fee_ppm: Option<i32>,
     ) {
+        let account = accounts.get(h).account;
         let dir = side.sign();
         let p = accounts.get_mut(h);
-        let account = p.account;
         let before = p.size;
         let after = before
             .checked_add(dir * qty)
@@ -1462,31 +1458,11 @@ impl Engine {
         if cross && (before == 0) != (after == 0) {
             accounts.cross_open_changed(account, if after == 0 { -1 } else { 1 });
         }
-        if m.risk.is_some() {
-            Self::settle_money(m, accounts, treasury, h, side, qty, price, fee_ppm, before);
-        }
-        // A matching-only market moves no money.
-    }
-
-    /// The money of one side of a fill in a margined market, after its position moved from
-    /// `before`: quote balance, realized PnL and fee.
-    #[allow(clippy::too_many_arguments)]
-    #[inline(never)]
-    fn settle_money(
-        m: &Market,
-        accounts: &mut Accounts,
-        treasury: &mut Treasury,
-        h: u32,
-        side: Side,
-        qty: i64,
-        price: i64,
-        fee_ppm: Option<i32>,
-        before: i64,
-    ) {
-        let dir = side.sign();
         let p = accounts.get_mut(h);
-        let account = p.account;
-        let after = p.size;
+        if m.risk.is_none() {
+            // A matching-only market moves no money.
+            return;
+        }
         let c = m.spec.quote_per_tick_lot;
         let notional = crate::margin::notional(qty, price, c);
         let q0 = p.quote;
