@@ -18,9 +18,11 @@
 //! level (see the book module). Mass cancel is O(orders cancelled).
 //!
 //! # Known limitations
-//! A mass cancel of a whole market, or a liquidation cascade of many accounts in one command,
-//! can emit more events than `events_per_command_max`; the buffer then grows once to that
-//! high-water mark and keeps it (neither is the matching hot path, which never grows it).
+//! A mass cancel of a whole market, or a liquidation cascade whose liquidations take several
+//! fills each or end in ADL, can emit more events than `events_per_command_max` reserves (a
+//! cascade of `liquidations_per_command_max` single-fill liquidations fits); the buffer then
+//! grows once to that high-water mark and keeps it (neither is the matching hot path, which
+//! never grows it).
 
 use crate::account::{Accounts, MarginMode};
 use crate::book::slab::{FLAG_POST_ONLY, FLAG_POST_ONLY_SLIDE, FLAG_REDUCE_ONLY};

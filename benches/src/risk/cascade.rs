@@ -181,8 +181,8 @@ pub struct CascadeResult {
     pub params: CascadeParams,
     /// Milliseconds of the crash command per timed repetition, ascending.
     pub ms: Vec<f64>,
-    /// Milliseconds of the untimed warm-up's crash, on a fresh copy whose event buffer grows
-    /// to the cascade's size during the command (an engine's first cascade).
+    /// Milliseconds of the untimed warm-up's crash, on a fresh copy (an engine's first
+    /// cascade: its event buffer's pages are touched for the first time).
     pub cold_ms: f64,
     /// What the first (untimed warm-up) copy's crash did.
     pub tally: Tally,
@@ -288,10 +288,9 @@ pub fn measure(p: &CascadeParams, reps: usize) -> CascadeResult {
     let mut ms = Vec::new();
     let mut audit = Ok(());
     let reps = reps.max(1);
-    // One copy, refreshed in place for each repetition: it keeps the event buffer the first
-    // crash grew (an engine grows it once, to its high-water mark, and keeps it), so the timed
-    // repetitions measure the engine and not the allocator. The first, cold copy's time (its
-    // buffer growing mid-command: fresh pages, copies) is kept apart.
+    // One copy, refreshed in place for each repetition: the timed repetitions measure the
+    // engine, not the first touch of its event buffer's pages (or, past the room the limits
+    // reserve, the buffer's growth). The first, cold copy's time is kept apart.
     let mut engine = prepared.driver.engine.clone();
     let mut cold_ms = 0.0;
     for rep in 0..=reps {

@@ -406,8 +406,8 @@ fn cascades(o: &RiskOptions, rows: &mut Vec<Row>, floors: &mut Vec<Floor>) -> an
         "   setup: {} accounts buy 1 lot (0.001 BTC) at 50,000 USD at 50x with 1.000-1.499 USD \
          (triggers 48,525-49,024 USD); the index then moves to {} ticks (48,400 USD) in one \
          SetIndexPrice, liquidations_per_command_max = {}; timed: that one command on a copy \
-         of the prepared engine (refreshed in place with clone_from, so it keeps the event \
-         buffer its first cascade grew), median of {} repetitions after a warm-up one",
+         of the prepared engine (refreshed in place with clone_from, so its pages are warm), \
+         median of {} repetitions after a warm-up one",
         o.liquidations,
         liquidation::CRASH_INDEX,
         o.liquidations,
@@ -432,7 +432,8 @@ fn cascades(o: &RiskOptions, rows: &mut Vec<Row>, floors: &mut Vec<Floor>) -> an
         );
         println!(
             "   crash command: median {median:.2} ms (min {min:.2}, max {max:.2}, {} repetitions) = \
-             {:.0} ns per liquidation; the first, on a fresh copy growing its event buffer: {:.2} ms",
+             {:.0} ns per liquidation; the first, on a fresh copy (its event buffer's pages touched for \
+             the first time): {:.2} ms",
             r.ms.len(),
             median * 1e6 / f64::from(o.liquidations.max(1)),
             r.cold_ms
