@@ -72,6 +72,7 @@ impl Engine {
         reserve_exact_to(&mut self.touched, touched_max);
         reserve_exact_to(&mut self.cooldowns, limits.cooldowns_max as usize);
         reserve_exact_to(&mut self.events, limits.events_per_command_max());
+        crate::state::touch_events(&mut self.events);
         self.fok_delta = vec![0; limits.accounts_max as usize];
         self.adl_queue = Vec::with_capacity(limits.positions_max as usize);
         self.adl_segments = Vec::with_capacity(2 * usize::from(limits.markets_max));

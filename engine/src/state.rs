@@ -158,17 +158,32 @@ pub struct Engine {
 /// numbers) never do.
 pub const LIQUIDATION_ORDER_BIT: u64 = 1 << 63;
 
+/// Writes an empty event buffer's whole capacity once, so that its pages are faulted in now
+/// and not during the first command that fills it, which is a crash's cascade (as the order
+/// slab is written at construction). Leaves it empty, with its capacity.
+pub(crate) fn touch_events(events: &mut Vec<Event>) {
+    let filler = Event::MarketAdded {
+        market: MarketId(0),
+    };
+    events.clear();
+    events.resize(events.capacity(), filler);
+    events.clear();
+}
+
 impl Clone for Engine {
     /// A snapshot: equal state, and the same preallocated capacities, so the copy does not
     /// allocate per command either.
     fn clone(&self) -> Self {
         use crate::book::clone_with_capacity;
+        let mut events = Vec::with_capacity(self.events.capacity());
+        touch_events(&mut events);
+        events.extend_from_slice(&self.events);
         Self {
             limits: self.limits,
             markets: self.markets.clone(),
             orders: self.orders.clone(),
             accounts: self.accounts.clone(),
-            events: clone_with_capacity(&self.events, self.events.capacity()),
+            events,
             fok_delta: self.fok_delta.clone(),
             last_seq: self.last_seq,
             last_ts_ns: self.last_ts_ns,
@@ -253,12 +268,14 @@ impl Engine {
     #[must_use]
     pub fn new(limits: Limits) -> Self {
         assert!(limits.is_valid(), "limits must be valid: {limits:?}");
+        let mut events = Vec::with_capacity(limits.events_per_command_max());
+        touch_events(&mut events);
         Self {
             limits,
             markets: (0..limits.markets_max).map(|_| None).collect(),
             orders: Orders::with_capacity(limits.orders_max),
             accounts: Accounts::new(&limits),
-            events: Vec::with_capacity(limits.events_per_command_max()),
+            events,
             fok_delta: vec![0; limits.accounts_max as usize],
             last_seq: 0,
             last_ts_ns: 0,

@@ -182,7 +182,7 @@ pub struct CascadeResult {
     /// Milliseconds of the crash command per timed repetition, ascending.
     pub ms: Vec<f64>,
     /// Milliseconds of the untimed warm-up's crash, on a fresh copy (an engine's first
-    /// cascade: its event buffer's pages are touched for the first time).
+    /// cascade).
     pub cold_ms: f64,
     /// What the first (untimed warm-up) copy's crash did.
     pub tally: Tally,
@@ -288,9 +288,9 @@ pub fn measure(p: &CascadeParams, reps: usize) -> CascadeResult {
     let mut ms = Vec::new();
     let mut audit = Ok(());
     let reps = reps.max(1);
-    // One copy, refreshed in place for each repetition: the timed repetitions measure the
-    // engine, not the first touch of its event buffer's pages (or, past the room the limits
-    // reserve, the buffer's growth). The first, cold copy's time is kept apart.
+    // One copy, refreshed in place for each repetition, so the timed repetitions measure the
+    // engine and not the allocator; the first, fresh copy's time (an engine's first cascade)
+    // is kept apart.
     let mut engine = prepared.driver.engine.clone();
     let mut cold_ms = 0.0;
     for rep in 0..=reps {

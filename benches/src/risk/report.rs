@@ -432,8 +432,7 @@ fn cascades(o: &RiskOptions, rows: &mut Vec<Row>, floors: &mut Vec<Floor>) -> an
         );
         println!(
             "   crash command: median {median:.2} ms (min {min:.2}, max {max:.2}, {} repetitions) = \
-             {:.0} ns per liquidation; the first, on a fresh copy (its event buffer's pages touched for \
-             the first time): {:.2} ms",
+             {:.0} ns per liquidation; the first, on a fresh copy: {:.2} ms",
             r.ms.len(),
             median * 1e6 / f64::from(o.liquidations.max(1)),
             r.cold_ms
