@@ -74,7 +74,7 @@ impl Limits {
         // A liquidation closed by one fill in the book emits `EVENTS_PER_LIQUIDATION` events
         // (a backstop takeover three). A crash is the worst moment to grow the buffer mid-
         // command (measured on an engine's first cascade of 100,000: 77-84 ms with the buffer
-        // growing to 28 MB during the command, 56-59 ms with the room reserved, 45-48 ms with
+        // growing to 28 MB during the command, 56-59 ms with the room reserved, 44-48 ms with
         // it reserved and written at construction), so the room is reserved up front. Liquidation orders that sweep several makers, or ADL, can
         // still need more; the buffer then grows once to that high-water mark and keeps it.
         // Matching never makes it grow.

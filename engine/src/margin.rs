@@ -183,15 +183,8 @@ fn mul3_wide(a: i64, b: i64, c: i64) -> i128 {
 #[must_use]
 #[inline]
 pub fn notional(lots: i64, mark: i64, c: i64) -> i64 {
-    // Two 64-bit checked products: a 128-bit checked product is some 40 instructions and
-    // this runs in every margin figure and trigger test. When they overflow (never within the
-    // spec) the 128-bit product decides, so the result is the same.
-    let lots = lots.abs();
-    lots.checked_mul(mark)
-        .and_then(|v| v.checked_mul(c))
-        .unwrap_or_else(|| {
-            cascade_risk::num::mul3_i64(lots, mark, c).expect("invariant: notional fits (spec)")
-        })
+    // `mul3_i64` takes two 64-bit checked products and the 128-bit one only out of line.
+    cascade_risk::num::mul3_i64(lots.abs(), mark, c).expect("invariant: notional fits (spec)")
 }
 
 /// Maintenance margin of a position at `mark`.

@@ -311,7 +311,7 @@ impl Book {
     /// Drops every dormant level of a side (when the index is full), in place in one pass.
     ///
     /// Dormant levels are worth keeping until then: shedding them whenever they outnumbered
-    /// the active ones twice over made `xc` 45% slower (more levels created anew, each with
+    /// the active ones twice over made `xc` 47% slower (more levels created anew, each with
     /// its index insertion and map entry).
     #[cold]
     #[inline(never)]
