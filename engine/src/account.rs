@@ -388,6 +388,61 @@ impl Accounts {
         }
     }
 
+    /// Checks that every index deserialized account arrays store is in range and that the
+    /// lists they form are acyclic: each position record on exactly one account's list (its
+    /// own), the multi-position list and its back-references agreeing. The audit, which runs
+    /// next, follows these links; resting-order links are checked by the engine.
+    fn check_links(&self, limits: &Limits) -> Result<(), String> {
+        let n = self.positions.len();
+        let mut listed = vec![false; n];
+        for (a, head) in self.position_head.iter().enumerate() {
+            let mut h = *head;
+            while h != NIL {
+                let i = h as usize;
+                let Some(p) = self.positions.get(i) else {
+                    return Err(format!("account {a} lists position {h} of {n}"));
+                };
+                if listed[i] || p.account as usize != a {
+                    return Err(format!("position {h} listed twice or under account {a}"));
+                }
+                listed[i] = true;
+                h = p.next;
+            }
+        }
+        if listed.iter().any(|l| !l) {
+            return Err("a position record on no account's list".into());
+        }
+        if let Some((h, p)) = self
+            .positions
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.account >= limits.accounts_max || p.leverage == 0)
+        {
+            return Err(format!(
+                "position {h} of account {} at leverage {}",
+                p.account, p.leverage
+            ));
+        }
+        if self
+            .heap_meta
+            .iter()
+            .any(|m| m.place != NIL && m.place as usize >= n)
+        {
+            return Err("a trigger heap place past the positions".into());
+        }
+        for (at, a) in self.multi.iter().enumerate() {
+            let back = self.multi_at.get(*a as usize).copied();
+            if back != Some(u32::try_from(at).map_err(|e| e.to_string())?) {
+                return Err(format!("multi-position entry {at} (account {a}) is stale"));
+            }
+        }
+        let marked = self.multi_at.iter().filter(|m| **m != NIL).count();
+        if marked != self.multi.len() {
+            return Err("multi-position marks disagree with the list".into());
+        }
+        Ok(())
+    }
+
     /// Non-flat cross positions the account is counted with.
     #[must_use]
     pub fn cross_open(&self, account: u32) -> u8 {
@@ -445,6 +500,7 @@ impl Accounts {
                 limits.markets_max
             ));
         }
+        self.check_links(limits)?;
         crate::restore::reserve_exact_to(&mut self.positions, p);
         crate::restore::reserve_exact_to(&mut self.heap_meta, p);
         crate::restore::reserve_exact_to(&mut self.multi, n);

@@ -54,7 +54,36 @@ pub fn check_all(engine: &Engine) -> Result<(), String> {
     check_accounts(engine)?;
     check_money(engine)?;
     check_position_records(engine)?;
+    check_cooldowns(engine)?;
     check_triggers(engine)
+}
+
+/// A position waiting out a liquidation cooldown is on the cooldown list, and its account is
+/// flagged in liquidation (which is what keeps it out of the trigger heaps). The list may also
+/// hold entries whose cooldown already ended (a position put back before its earlier entry
+/// was processed): they are dropped when reached.
+fn check_cooldowns(engine: &Engine) -> Result<(), String> {
+    let accounts = engine.accounts();
+    let positions = accounts.all_positions();
+    let mut listed = vec![false; positions.len()];
+    for h in &engine.cooldowns {
+        let Some(l) = listed.get_mut(*h as usize) else {
+            return Err(format!("cooldown list entry {h} names no position"));
+        };
+        *l = true;
+    }
+    for (i, p) in positions.iter().enumerate() {
+        if p.cooldown_until_ns == 0 {
+            continue;
+        }
+        ensure!(listed[i], "position {i} cooling but not listed");
+        ensure!(
+            accounts.flags(p.account) & crate::account::ACCOUNT_IN_LIQUIDATION != 0,
+            "position {i} cooling but account {} not flagged",
+            p.account
+        );
+    }
+    Ok(())
 }
 
 fn check_money(engine: &Engine) -> Result<(), String> {

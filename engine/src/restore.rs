@@ -7,11 +7,17 @@
 //! every buffer back the capacity [`Engine::new`] gave it, so a restored engine behaves, and
 //! allocates, exactly as the engine it was taken from.
 //!
-//! # Known limitations
-//! The checks here are of shape (lengths against the limits), not of every stored index: a
-//! snapshot whose content was forged past its checksum can still trip an assertion in the
-//! audit. Snapshot files are written by this code and protected by a CRC.
+//! # Invariants
+//! Before any capacity is given back, a deserialized engine is checked for shape (lengths
+//! against the limits) and for links: every stored index (order slots, levels, position
+//! records, heap places, list heads) is in range, every list is acyclic and holds each record
+//! once, the id and price indexes hold exactly the live orders and indexed levels, and every
+//! market's spec and risk parameters pass the checks of the commands that set them. Past
+//! these, the invariant audit (which the snapshot loader runs next) follows every link
+//! without an index out of range, so bytes forged past a snapshot's checksums are an error,
+//! not a panic; the `snapshot` fuzz target and `gateway/tests/forged_snapshot.rs` hold it.
 
+use crate::book::NIL;
 use crate::limits::Limits;
 use crate::state::Engine;
 
@@ -64,6 +70,7 @@ impl Engine {
         }
         self.orders.restore_capacities(limits.orders_max)?;
         self.accounts.restore_capacities(&limits)?;
+        self.check_links()?;
         let touched_max = limits.fills_per_taker_max as usize + 8;
         if self.touched.len() > touched_max || self.cooldowns.len() > limits.cooldowns_max as usize
         {
@@ -76,6 +83,128 @@ impl Engine {
         self.fok_delta = vec![0; limits.accounts_max as usize];
         self.adl_queue = Vec::with_capacity(limits.positions_max as usize);
         self.adl_segments = Vec::with_capacity(2 * usize::from(limits.markets_max));
+        Ok(())
+    }
+
+    /// A market's spec and risk parameters pass the checks of the commands that set them
+    /// (`AddMarket`, `SetRiskParams`), and its prices lie within the spec.
+    fn check_market(m: &crate::state::Market, limits: &Limits) -> Result<(), String> {
+        let id = m.spec.id.0;
+        m.spec
+            .validate(limits.orders_max)
+            .map_err(|r| format!("market {id} spec: {r:?}"))?;
+        let price_max = m.spec.price_max.0;
+        let priced = |p: Option<cascade_risk::Price>| p.is_none_or(|p| p.0 > 0 && p.0 <= price_max);
+        if !(1..=price_max).contains(&m.band_low)
+            || !(m.band_low..=price_max).contains(&m.band_high)
+            || !priced(m.reference)
+            || !priced(m.last_trade)
+            || m.open_interest < 0
+        {
+            return Err(format!("market {id} prices or open interest out of range"));
+        }
+        if let Some(r) = m.risk.as_ref() {
+            if r.params.validate().is_err()
+                || r.params.position_lots_max > m.spec.qty_max.0
+                || !priced(r.index)
+                || !priced(r.mark)
+            {
+                return Err(format!("market {id} risk parameters or prices invalid"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The links between the parts, each part's own checked already: every live order's
+    /// market, account, position record and level exist; the accounts' order lists start at
+    /// slab slots; the trigger heaps, cooldowns, touched list and backstop name positions and
+    /// accounts that exist. Past this, the audit can follow every link without an index out
+    /// of range, so a forged snapshot is an error, not a panic.
+    fn check_links(&self) -> Result<(), String> {
+        let limits = *self.limits();
+        let slots = self.orders.slots();
+        let positions = self.accounts.positions.len();
+        for o in slots.iter().filter(|o| o.id != 0) {
+            let market = self
+                .markets
+                .get(usize::from(o.market))
+                .and_then(Option::as_ref);
+            if market.is_none() || o.account >= limits.accounts_max {
+                return Err(format!("order {} of an unknown market or account", o.id));
+            }
+            // Ids are the sequence numbers of the orders' commands: one above the last would
+            // collide with the next order's.
+            if o.id > self.last_seq() {
+                return Err(format!("order {} from after the last command", o.id));
+            }
+            if o.position as usize >= positions || o.level == NIL {
+                return Err(format!("order {} without a position record or level", o.id));
+            }
+        }
+        let capacity = limits.orders_max as usize;
+        for m in self.markets.iter().flatten() {
+            Self::check_market(m, &limits)?;
+            let levels = slots
+                .iter()
+                .filter(|o| o.id != 0 && o.market == m.spec.id.0)
+                .map(|o| o.level);
+            m.book.check_order_links(capacity, levels)?;
+            if let Some(r) = m.risk.as_ref() {
+                if r.longs
+                    .handles()
+                    .chain(r.shorts.handles())
+                    .any(|h| h as usize >= positions)
+                {
+                    return Err(format!(
+                        "market {} heap names a missing position",
+                        m.spec.id.0
+                    ));
+                }
+            }
+        }
+        for p in &self.accounts.positions {
+            let Some(m) = self
+                .markets
+                .get(usize::from(p.market))
+                .and_then(Option::as_ref)
+            else {
+                return Err(format!("a position of account {} in no market", p.account));
+            };
+            // Its reach (size with every resting order filled) within the bound orders are
+            // checked against on a matching-only market, and on a margined one small enough
+            // that its notional at any price the spec allows fits, as the margin math assumes.
+            let reach = p
+                .size
+                .unsigned_abs()
+                .checked_add(p.order_qty_buy.max(p.order_qty_sell).unsigned_abs())
+                .and_then(|r| i64::try_from(r).ok())
+                .filter(|r| *r <= i64::MAX / 4);
+            let fits = reach.is_some_and(|r| {
+                m.risk.is_none()
+                    || cascade_risk::num::mul3_i64(r, m.spec.price_max.0, m.spec.quote_per_tick_lot)
+                        .is_some()
+            });
+            if p.leverage == 0 || p.order_qty_buy < 0 || p.order_qty_sell < 0 || !fits {
+                return Err(format!(
+                    "position of account {} in market {} past its bounds",
+                    p.account, p.market
+                ));
+            }
+        }
+        if self
+            .accounts
+            .order_head
+            .iter()
+            .any(|h| *h != NIL && *h as usize >= capacity)
+        {
+            return Err("an account's order list starts past the slab".into());
+        }
+        if self.cooldowns.iter().any(|h| *h as usize >= positions)
+            || self.touched.iter().any(|a| *a >= limits.accounts_max)
+            || self.backstop.is_some_and(|a| a >= limits.accounts_max)
+        {
+            return Err("cooldown, touched or backstop names a missing record".into());
+        }
         Ok(())
     }
 }

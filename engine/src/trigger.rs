@@ -215,7 +215,7 @@ impl TriggerHeap {
     /// A description of the first violation.
     pub fn check(&self, meta: &[HeapMeta]) -> Result<(), String> {
         for (i, h) in self.heap.iter().enumerate() {
-            if meta[*h as usize].place as usize != i {
+            if meta.get(*h as usize).is_none_or(|m| m.place as usize != i) {
                 return Err(format!("heap place of handle {h} is stale"));
             }
             if i > 0 && self.before(meta, *h, self.heap[(i - 1) / 2]) {

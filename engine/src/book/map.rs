@@ -237,20 +237,44 @@ impl U64Map {
     ///
     /// # Errors
     /// A description of the first mismatch.
+    /// The stored entries, in bucket order (for checks of a deserialized map).
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.buckets
+            .iter()
+            .filter(|b| b.key != EMPTY)
+            .map(|b| (b.key, b.value))
+    }
+
+    /// Checks a deserialized map's table against `capacity`: the length, mask and count agree
+    /// with the buckets, and no entry sits further from its home than the probe bound (a
+    /// lookup would miss it) or holds a value of `value_bound` or more.
     pub(crate) fn check_shape(&self, capacity: usize) -> Result<(), String> {
         let buckets = self.buckets.len();
         let ok = buckets.is_power_of_two()
             && self.mask == buckets - 1
             && self.capacity == capacity
             && self.capacity < buckets
-            && self.len <= self.capacity;
-        if ok {
-            Ok(())
-        } else {
-            Err(format!(
-                "id map shape: {buckets} buckets for capacity {capacity}"
-            ))
+            && self.len <= self.capacity
+            && self.displacement_max < buckets;
+        if !ok {
+            return Err(format!(
+                "map shape: {buckets} buckets for capacity {capacity}"
+            ));
         }
+        let mut held = 0usize;
+        for (i, b) in self.buckets.iter().enumerate() {
+            if b.key == EMPTY {
+                continue;
+            }
+            held += 1;
+            if i.wrapping_sub(self.home(b.key)) & self.mask > self.displacement_max {
+                return Err(format!("map entry {} past its probe bound", b.key));
+            }
+        }
+        if held != self.len {
+            return Err(format!("map of {} entries holds {held}", self.len));
+        }
+        Ok(())
     }
 }
 

@@ -445,8 +445,78 @@ impl Book {
             crate::restore::reserve_exact_to(&mut s.levels, n);
         }
         self.level_index.check_shape(2 * n)?;
+        self.check_links()?;
         crate::restore::reserve_exact_to(&mut self.levels, 2 * n);
         crate::restore::reserve_exact_to(&mut self.levels_free, 2 * n);
+        Ok(())
+    }
+
+    /// Checks that every level slot a deserialized book stores is in range, that each is
+    /// either indexed once (on its side, at a positive price, under its key) or free once, and
+    /// that the price map holds exactly the indexed levels. The orders' links into the slab are
+    /// checked against the slab by [`Book::check_order_links`].
+    fn check_links(&self) -> Result<(), String> {
+        let n = self.levels.len();
+        let mut seen = vec![false; n];
+        let mut indexed = 0usize;
+        for side in [Side::Buy, Side::Sell] {
+            let s = &self.sides[side.index()];
+            for (key, l) in s.keys.iter().zip(&s.levels) {
+                let i = *l as usize;
+                let Some(level) = self.levels.get(i) else {
+                    return Err(format!("side index names level {l} of {n}"));
+                };
+                if seen[i] || level.side != side || level.price <= 0 {
+                    return Err(format!(
+                        "level {l} indexed twice, on the wrong side or unpriced"
+                    ));
+                }
+                if *key != sort_key(side, level.price)
+                    || self.level_index.get(level_key(side, level.price)) != Some(*l)
+                {
+                    return Err(format!("level {l} not under its key"));
+                }
+                seen[i] = true;
+                indexed += 1;
+            }
+        }
+        if self.level_index.len() != indexed {
+            return Err(format!(
+                "price map holds {} levels, the side index {indexed}",
+                self.level_index.len()
+            ));
+        }
+        for l in &self.levels_free {
+            let i = *l as usize;
+            if i >= n || seen[i] {
+                return Err(format!("free level {l} in use or out of range"));
+            }
+            seen[i] = true;
+        }
+        if seen.iter().any(|s| !s) {
+            return Err("a level neither indexed nor free".into());
+        }
+        Ok(())
+    }
+
+    /// Checks that the levels' FIFO ends name slab slots (`slots` of them) and that each
+    /// order's level is a level of this book (`orders` yields the level of each live order
+    /// resting here).
+    pub(crate) fn check_order_links(
+        &self,
+        slots: usize,
+        mut orders: impl Iterator<Item = u32>,
+    ) -> Result<(), String> {
+        let ok = |s: u32| s == NIL || (s as usize) < slots;
+        if let Some(l) = self.levels.iter().find(|l| !ok(l.head) || !ok(l.tail)) {
+            return Err(format!("level {} links past the slab", l.price));
+        }
+        if let Some(l) = orders.find(|l| *l as usize >= self.levels.len()) {
+            return Err(format!(
+                "an order rests on level {l} of {}",
+                self.levels.len()
+            ));
+        }
         Ok(())
     }
 }

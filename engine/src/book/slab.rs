@@ -355,7 +355,72 @@ impl Orders {
             return Err(format!("id table of {} entries", self.direct.len()));
         }
         self.overflow.check_shape(n)?;
+        self.check_links()?;
         crate::restore::reserve_exact_to(&mut self.free, n);
+        Ok(())
+    }
+
+    /// Checks that every slot number a deserialized slab stores is in range and that the id
+    /// index holds exactly the live orders, each once: what a lookup, a link walk or the
+    /// audit would otherwise index out of bounds or trip over (an id indexed but not live
+    /// would make a later order with that id a duplicate).
+    fn check_links(&self) -> Result<(), String> {
+        let n = self.slots.len();
+        let ok = |s: u32| s == NIL || (s as usize) < n;
+        let mut live = 0usize;
+        for (i, o) in self.slots.iter().enumerate() {
+            if o.id == 0 {
+                continue;
+            }
+            live += 1;
+            if i >= self.high_water as usize {
+                return Err(format!("order slot {i} live above the high-water mark"));
+            }
+            if ![o.prev, o.next, o.account_prev, o.account_next]
+                .into_iter()
+                .all(ok)
+            {
+                return Err(format!("order {} links past the slab", o.id));
+            }
+            if self.find(o.id) != Some(u32::try_from(i).map_err(|e| e.to_string())?) {
+                return Err(format!("order {} not indexed at its slot", o.id));
+            }
+        }
+        let direct = self.direct.iter().filter(|s| **s != NIL).count();
+        if live != self.held as usize || direct + self.overflow.len() != live {
+            return Err(format!(
+                "{live} live orders, {} held, {direct} + {} indexed",
+                self.held,
+                self.overflow.len()
+            ));
+        }
+        // Every entry names a live order of its id (so with the counts equal, each once).
+        for (home, s) in self.direct.iter().enumerate() {
+            if *s != NIL
+                && !self
+                    .slots
+                    .get(*s as usize)
+                    .is_some_and(|o| o.id != 0 && self.home(o.id) == home)
+            {
+                return Err(format!("id table entry {home} names slot {s}"));
+            }
+        }
+        for (id, s) in self.overflow.entries() {
+            if self.slots.get(s as usize).is_none_or(|o| o.id != id) {
+                return Err(format!("overflow entry {id} names slot {s}"));
+            }
+        }
+        let mut free = vec![false; n];
+        for s in &self.free {
+            let i = *s as usize;
+            if i >= self.high_water as usize || self.slots[i].id != 0 || free[i] {
+                return Err(format!("free list entry {s}"));
+            }
+            free[i] = true;
+        }
+        if live + self.free.len() != self.high_water as usize {
+            return Err("free list and live orders do not cover the used slots".into());
+        }
         Ok(())
     }
 }
