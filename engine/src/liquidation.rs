@@ -127,6 +127,9 @@ struct Outcome {
     bits: u8,
     haircut: i128,
     haircut_min: i128,
+    /// Nothing could close the position and the cooldown list had no room for it to wait:
+    /// it is set aside for the rest of the command's pass.
+    stuck: bool,
 }
 
 impl Engine {
@@ -177,8 +180,35 @@ impl Engine {
                     break;
                 };
                 budget -= 1;
-                self.liquidate(h);
+                if self.liquidate(h) {
+                    self.set_aside(mi, h);
+                }
             }
+        }
+        self.file_set_aside();
+    }
+
+    /// Takes a stuck position out of its market's trigger heaps for the rest of the pass, so
+    /// that the pass moves on to the next due position instead of taking it again until the
+    /// budget is spent (it would stay at the top: nothing about it changed).
+    fn set_aside(&mut self, mi: usize, h: u32) {
+        let Some(risk) = self.markets[mi].as_mut().and_then(|m| m.risk.as_mut()) else {
+            return;
+        };
+        let meta = &mut self.accounts.heap_meta;
+        risk.longs.remove_if_member(meta, h);
+        risk.shorts.remove_if_member(meta, h);
+        // One per budget unit spent, and the list holds `liquidations_per_command_max`.
+        if self.set_aside.len() < self.set_aside.capacity() {
+            self.set_aside.push(h);
+        }
+    }
+
+    /// Files the positions set aside during the pass again: they are due and are tried again
+    /// by the next command's pass (once, unless the cooldown list has room by then).
+    fn file_set_aside(&mut self) {
+        while let Some(h) = self.set_aside.pop() {
+            self.refresh_position(h);
         }
     }
 
@@ -273,11 +303,13 @@ impl Engine {
     }
 
     /// Runs the waterfall for one position.
-    fn liquidate(&mut self, h: u32) {
+    /// Liquidates the account whose position `h` is due. Returns whether it is stuck (see
+    /// `Outcome::stuck`).
+    fn liquidate(&mut self, h: u32) -> bool {
         let p = *self.accounts.get(h);
         let (account, market) = (p.account, p.market);
         let Some((_, mark)) = Self::marked(&self.markets, market) else {
-            return;
+            return false;
         };
         let pool = self.pool_health(h);
         if !pool.liquidatable() {
@@ -291,7 +323,7 @@ impl Engine {
                 risk.longs.remove_if_member(meta, h);
                 risk.shorts.remove_if_member(meta, h);
             }
-            return;
+            return false;
         }
         // A cross account is liquidated starting from its biggest loser, whichever position's
         // trigger fired: that position's bankruptcy price (the others at their marks) lies on
@@ -326,6 +358,7 @@ impl Engine {
             self.waterfall(target, tmark, c, &params, &mut out);
         }
         self.finish(target, size0, &mut out);
+        out.stuck
     }
 
     /// The account's cross position with the lowest value at its mark (ties: lowest market
@@ -933,6 +966,8 @@ impl Engine {
                     .map_or(1, |r| r.params.cooldown_ns.max(1));
                 let until = self.last_ts_ns().saturating_add(wait);
                 self.start_cooldown(h, until);
+            } else {
+                out.stuck = true;
             }
         }
         self.refresh_account(p.account);

@@ -83,6 +83,7 @@ impl Engine {
         self.fok_delta = vec![0; limits.accounts_max as usize];
         self.adl_queue = Vec::with_capacity(limits.positions_max as usize);
         self.adl_segments = Vec::with_capacity(2 * usize::from(limits.markets_max));
+        self.set_aside = Vec::with_capacity(limits.liquidations_per_command_max as usize);
         Ok(())
     }
 

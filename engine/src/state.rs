@@ -150,6 +150,11 @@ pub struct Engine {
     /// Where each queue of `adl_queue` lies, and how far it has been walked.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub(crate) adl_segments: Vec<AdlSegment>,
+    /// Positions the current command's liquidation pass set aside (stuck: nothing could close
+    /// them and the cooldown list was full), filed again when the pass ends. Scratch, empty
+    /// between commands (not state); at most one per liquidation the pass may start.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub(crate) set_aside: Vec<u32>,
     /// Markets with risk parameters: with none, commands skip the liquidation scan.
     pub(crate) margined: u16,
 }
@@ -194,6 +199,7 @@ impl Clone for Engine {
             cooldowns: clone_with_capacity(&self.cooldowns, self.cooldowns.capacity()),
             adl_queue: clone_with_capacity(&self.adl_queue, self.adl_queue.capacity()),
             adl_segments: clone_with_capacity(&self.adl_segments, self.adl_segments.capacity()),
+            set_aside: clone_with_capacity(&self.set_aside, self.set_aside.capacity()),
             margined: self.margined,
         }
     }
@@ -220,6 +226,7 @@ impl Clone for Engine {
             cooldowns,
             adl_queue,
             adl_segments,
+            set_aside,
             margined,
         } = src;
         self.limits = *limits;
@@ -237,6 +244,7 @@ impl Clone for Engine {
         self.cooldowns.clone_from(cooldowns);
         self.adl_queue.clone_from(adl_queue);
         self.adl_segments.clone_from(adl_segments);
+        self.set_aside.clone_from(set_aside);
         self.margined = *margined;
     }
 }
@@ -286,6 +294,7 @@ impl Engine {
             cooldowns: Vec::with_capacity(limits.cooldowns_max as usize),
             adl_queue: Vec::with_capacity(limits.positions_max as usize),
             adl_segments: Vec::with_capacity(2 * usize::from(limits.markets_max)),
+            set_aside: Vec::with_capacity(limits.liquidations_per_command_max as usize),
             margined: 0,
         }
     }

@@ -22,8 +22,12 @@ struct Run {
 
 impl Run {
     fn new() -> Self {
+        Self::with_limits(Limits::SMALL)
+    }
+
+    fn with_limits(limits: Limits) -> Self {
         Self {
-            engine: Engine::new(Limits::SMALL),
+            engine: Engine::new(limits),
             oracle: Oracle::new(),
             seq: 0,
             ts: 0,
@@ -705,5 +709,61 @@ fn the_insurance_order_after_a_book_fill_is_bounded_by_the_bankruptcy_price_then
     assert!(
         err.contains("the fund paid 24 for a shortfall of 25 past bankruptcy 1025"),
         "{err}"
+    );
+}
+
+/// With the cooldown list full, a position the waterfall can neither close nor put in a
+/// cooldown used to stay at the top of its trigger heap, so the liquidation pass took it again
+/// and again until the command's whole budget was spent: one account's two events repeated
+/// `liquidations_per_command_max` times, and every other due position waited. Now each such
+/// position is tried once per command and set aside until the pass ends, and the others get
+/// the rest of the budget.
+#[test]
+fn a_full_cooldown_list_does_not_let_one_stuck_account_spend_the_liquidation_budget() {
+    let mut r = Run::with_limits(Limits {
+        cooldowns_max: 1,
+        liquidations_per_command_max: 8,
+        ..Limits::SMALL
+    });
+    let mut p = simple();
+    p.cooldown_ns = 1_000_000_000_000;
+    r.market(MarketSpec::unit(MarketId(T), "T"), p);
+    r.deposit(MM, 1_000_000);
+    r.index(T, 1_000);
+    // Three longs of 40 lots at 1,000 with 1,000 each (25x): at 980 each has equity 200
+    // against a maintenance margin of 392, and the book is empty, so nothing can close them.
+    for a in [1, 3, 4] {
+        r.deposit(a, 1_000);
+        r.leverage(a, T, 50);
+        r.trade(a, MM, T, Side::Buy, 1_000, 40);
+    }
+    let events = r.index(T, 980);
+    let attempts = |a: u32| {
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::LiquidationStarted { account, .. } if account.0 == a))
+            .count()
+    };
+    // The first takes the only cooldown place; the other two are each tried once.
+    assert_eq!(
+        [attempts(1), attempts(3), attempts(4)],
+        [1, 1, 1],
+        "{events:#?}"
+    );
+    for a in [1, 3, 4] {
+        let Event::LiquidationEnded { outcome: bits, .. } = ended(&events, a) else {
+            unreachable!()
+        };
+        assert_ne!(bits & outcome::NO_LIQUIDITY, 0, "{events:?}");
+    }
+    // Set aside for the command only: the next one tries them again (once each).
+    let events = r.index(T, 979);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::LiquidationStarted { .. }))
+            .count(),
+        2,
+        "{events:#?}"
     );
 }
