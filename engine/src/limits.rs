@@ -84,6 +84,42 @@ impl Limits {
             + 16
     }
 
+    /// Bytes an engine reserves from these limits beyond the arrays a snapshot stores whole:
+    /// the position records with their trigger and ADL scratch (`positions_max` of each), the
+    /// event buffer, the per-command scratch lists, and the book of one new market. An upper
+    /// estimate, saturating. A snapshot whose limits ask for far more than its payload could
+    /// describe is refused before anything is reserved (`snapshot::decode_payload`).
+    #[must_use]
+    pub fn reserved_bytes(&self) -> u64 {
+        use core::mem::size_of;
+        let size = |n: usize| n as u64;
+        // Position, trigger place, market list link, ADL queue entry, a place in each heap.
+        let per_position = size(
+            size_of::<crate::account::Position>()
+                + size_of::<crate::trigger::HeapMeta>()
+                + size_of::<u32>()
+                + size_of::<crate::liquidation::AdlEntry>()
+                + 2 * size_of::<u32>(),
+        );
+        let positions = u64::from(self.positions_max).saturating_mul(per_position);
+        let events = size(self.events_per_command_max())
+            .saturating_mul(size(size_of::<crate::event::Event>()));
+        let scratch = 4
+            * (u64::from(self.fills_per_taker_max)
+                + 8
+                + u64::from(self.cooldowns_max)
+                + u64::from(self.liquidations_per_command_max));
+        // Per level slot (two sides): the level, its free-list place, two map buckets (the
+        // table is at least twice the capacity, rounded up to a power of two: up to four),
+        // and its side-index key and slot.
+        let per_level = size(size_of::<crate::book::Level>() + 4 + 4 * 16 + 12);
+        let book = 2 * u64::from(self.levels_per_side_max) * per_level;
+        positions
+            .saturating_add(events)
+            .saturating_add(scratch)
+            .saturating_add(book)
+    }
+
     /// Checks the limits are usable (non-zero and below the index ceiling).
     #[must_use]
     pub fn is_valid(&self) -> bool {

@@ -289,6 +289,21 @@ pub fn decode_payload(payload: &[u8], seq: Option<u64>) -> Result<Engine, Snapsh
             payload.len() - used
         )));
     }
+    // The payload stores the arrays its limits size in full (accounts, order slab, id and
+    // price tables), so a real snapshot's remaining reservations are a small multiple of its
+    // length (2.4x for the default limits, 7.8x for a million accounts with a position each:
+    // `real_limits_stay_within_the_reservation_budget`); forged limits must not make a small
+    // file reserve gigabytes.
+    let budget = (payload.len() as u64)
+        .saturating_mul(RESERVE_PER_PAYLOAD_BYTE)
+        .max(RESERVE_FLOOR);
+    let wanted = engine.limits().reserved_bytes();
+    if wanted > budget {
+        return Err(SnapshotError::Shape(format!(
+            "limits reserve {wanted} bytes, past {budget} for a payload of {} bytes",
+            payload.len()
+        )));
+    }
     engine.restore_capacities().map_err(SnapshotError::Shape)?;
     if let Some(seq) = seq.filter(|s| *s != engine.last_seq()) {
         return Err(SnapshotError::Seq {
@@ -307,6 +322,11 @@ pub fn decode_payload(payload: &[u8], seq: Option<u64>) -> Result<Engine, Snapsh
 pub fn encode_payload(engine: &Engine) -> Result<Vec<u8>, SnapshotError> {
     bincode::serde::encode_to_vec(engine, config()).map_err(|e| SnapshotError::Codec(e.to_string()))
 }
+
+/// Bytes a loaded engine may reserve per byte of its snapshot payload (see `decode_payload`).
+const RESERVE_PER_PAYLOAD_BYTE: u64 = 64;
+/// Bytes a loaded engine may reserve whatever its payload's size.
+const RESERVE_FLOOR: u64 = 1 << 30;
 
 /// The file name of the snapshot at `seq`.
 #[must_use]

@@ -6,7 +6,7 @@
 //! kept as regression tests, plus a sweep of single-byte edits over a whole real payload.
 
 use cascade_engine::story::{from_seed, LIMITS};
-use cascade_engine::{Command, Engine, Sequenced};
+use cascade_engine::{Command, Engine, Limits, Sequenced};
 use cascade_gateway::snapshot::{decode, decode_payload, encode, encode_payload, SnapshotError};
 
 /// An engine after a seeded liquidation story (markets with risk, resting orders, positions,
@@ -52,7 +52,7 @@ fn single_byte_edits_never_panic() {
     let (engine, after) = story_engine();
     let payload = encode_payload(&engine).expect("encodes");
     let (mut loaded, mut refused) = (0usize, 0usize);
-    for at in (0..payload.len()).step_by(5) {
+    for at in (0..payload.len()).step_by(7) {
         for mask in [0x01u8, 0x80] {
             let mut forged = payload.clone();
             forged[at] ^= mask;
@@ -89,5 +89,74 @@ fn forged_links_are_errors() {
     // Truncations at every length of the first kilobyte: errors, never panics.
     for len in 0..payload.len().min(1024) {
         assert!(decode_payload(&payload[..len], None).is_err());
+    }
+}
+
+/// Real snapshots are never refused for what their limits reserve: the budget (64 bytes per
+/// payload byte, at least 1 GiB) holds with room for the default limits and for a million
+/// accounts with a position each, the largest configuration the benchmarks use.
+#[test]
+fn real_limits_stay_within_the_reservation_budget() {
+    let million = Limits {
+        accounts_max: 1_000_002,
+        positions_max: 1_000_002,
+        orders_max: 65_536,
+        liquidations_per_command_max: 100_000,
+        ..Limits::DEFAULT
+    };
+    for limits in [Limits::DEFAULT, million, LIMITS, Limits::SMALL] {
+        let engine = Engine::new(limits);
+        let payload = encode_payload(&engine).expect("encodes");
+        let reserved = limits.reserved_bytes();
+        // At least twice under the budget.
+        assert!(
+            reserved <= 32 * payload.len() as u64 || reserved <= (1 << 29),
+            "{limits:?} reserves {reserved} B for a payload of {} B",
+            payload.len()
+        );
+        assert!(decode_payload(&payload, Some(0)).is_ok());
+    }
+}
+
+/// Limits forged to the largest valid values ask for hundreds of gigabytes of reservations
+/// that no stored array backs (the event buffer, a new market's book): a load aborted on the
+/// failed allocation (`fills_per_taker_max`: "memory allocation of 721554506456 bytes
+/// failed"); it is refused before anything is reserved.
+#[test]
+fn forged_limits_are_refused_before_anything_is_reserved() {
+    let (engine, _) = story_engine();
+    let payload = encode_payload(&engine).expect("encodes");
+    // `limits` is the engine's first field: re-encode it and keep the rest of the payload.
+    let config = bincode::config::standard()
+        .with_little_endian()
+        .with_variable_int_encoding()
+        .with_no_limit();
+    let prefix = bincode::serde::encode_to_vec(LIMITS, config).expect("encodes");
+    assert_eq!(
+        payload[..prefix.len()],
+        prefix[..],
+        "limits lead the payload"
+    );
+    for forged in [
+        Limits {
+            fills_per_taker_max: u32::MAX,
+            ..LIMITS
+        },
+        Limits {
+            levels_per_side_max: Limits::SLOT_MAX / 2,
+            ..LIMITS
+        },
+        Limits {
+            cooldowns_max: u32::MAX,
+            ..LIMITS
+        },
+    ] {
+        assert!(forged.is_valid());
+        let mut bytes = bincode::serde::encode_to_vec(forged, config).expect("encodes");
+        bytes.extend_from_slice(&payload[prefix.len()..]);
+        match decode_payload(&bytes, None) {
+            Err(SnapshotError::Shape(why)) => assert!(why.contains("reserve"), "{why}"),
+            other => panic!("forged {forged:?} loaded or failed otherwise: {other:?}"),
+        }
     }
 }
