@@ -204,7 +204,10 @@ impl Runner {
     fn line_cmd(&mut self, line: &str) -> Result<(), ScenarioError> {
         let words: Vec<&str> = line.split_whitespace().collect();
         let (positional, options) = split_options(&words);
-        match positional[0] {
+        let Some(&command) = positional.first() else {
+            return Err(self.err("options with no command before them"));
+        };
+        match command {
             "accounts" => {
                 for name in &positional[1..] {
                     self.account(name)?;
@@ -764,6 +767,15 @@ mod tests {
                 .line,
             2
         );
+    }
+
+    /// Found by the `scenario` fuzz target: a line of `key=value` words only indexed an empty
+    /// list of positional words.
+    #[test]
+    fn a_line_of_options_only_is_an_error() {
+        let err = run("market T\ntif=ioc qty=5\n").expect_err("no command");
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("no command"), "{}", err.message);
     }
 
     #[test]
