@@ -4,11 +4,14 @@
 //! command without panicking, its audit passing after each (a forged state the audit lets
 //! through and `apply` trips over is a gap in the audit).
 //!
-//! The first byte picks the input's form:
-//! - even: the rest is a payload as it is (the corpus holds real ones to mutate);
-//! - odd: the rest is a list of 3-byte edits (offset hi, offset lo, xor) applied to the
+//! The first byte picks the input's form (its value modulo 3):
+//! - 0: the rest is a payload as it is;
+//! - 1: the rest is a list of 3-byte edits (offset hi, offset lo, xor) applied to the
 //!   payload of a real engine built once (a liquidation story on small limits), so every
-//!   field of a real snapshot is reached with a few flipped bits.
+//!   field of a real snapshot is reached with a few flipped bits;
+//! - 2: the rest gives the nine limits (4 bytes each, little-endian), re-encoded in place of
+//!   the real payload's (its first field): limits that a byte edit cannot reach, up to the
+//!   largest valid ones, which must be refused before anything is reserved.
 //!
 //! Run on stable: `cargo fuzz run snapshot -s none`.
 #![no_main]
@@ -16,7 +19,7 @@
 use std::sync::OnceLock;
 
 use cascade_engine::story::{from_seed, LIMITS};
-use cascade_engine::{Command, Engine, Sequenced};
+use cascade_engine::{Command, Engine, Limits, Sequenced};
 use cascade_gateway::snapshot::{decode_payload, encode_payload};
 use libfuzzer_sys::fuzz_target;
 
@@ -48,8 +51,32 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let base = base();
-    let payload = if form % 2 == 0 {
+    let payload = if form % 3 == 0 {
         rest.to_vec()
+    } else if form % 3 == 2 {
+        let mut words = rest
+            .chunks_exact(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+        let mut next = || words.next().unwrap_or(0);
+        let forged = Limits {
+            markets_max: u16::try_from(next() & 0xffff).unwrap_or(0),
+            accounts_max: next(),
+            orders_max: next(),
+            orders_per_account_max: next(),
+            levels_per_side_max: next(),
+            fills_per_taker_max: next(),
+            positions_max: next(),
+            liquidations_per_command_max: next(),
+            cooldowns_max: next(),
+        };
+        let config = bincode::config::standard()
+            .with_little_endian()
+            .with_variable_int_encoding()
+            .with_no_limit();
+        let real = bincode::serde::encode_to_vec(LIMITS, config).expect("limits encode");
+        let mut p = bincode::serde::encode_to_vec(forged, config).expect("limits encode");
+        p.extend_from_slice(&base.payload[real.len()..]);
+        p
     } else {
         let mut p = base.payload.clone();
         for edit in rest.chunks_exact(3) {
