@@ -123,7 +123,7 @@ fn params(b: &mut Bytes<'_>) -> RiskParams {
     if let Ok(tiers) = MarginTiers::new(&[TierSpec::new(Quote(0), Ppm(mmr), leverage)]) {
         p.tiers = tiers;
     }
-    p.mark_source = if b.u8() % 2 == 0 {
+    p.mark_source = if b.u8().is_multiple_of(2) {
         MarkSource::Index
     } else {
         MarkSource::Median
@@ -166,7 +166,7 @@ fn command(b: &mut Bytes<'_>, seq: u64) -> Command {
         3 => Command::SetMarginMode {
             account,
             market,
-            mode: if b.u8() % 2 == 0 {
+            mode: if b.u8().is_multiple_of(2) {
                 MarginMode::Cross
             } else {
                 MarginMode::Isolated
@@ -180,7 +180,7 @@ fn command(b: &mut Bytes<'_>, seq: u64) -> Command {
         5 | 6 => Command::SetIndexPrice {
             market,
             index: Price(b.int(scale)),
-            external_mark: (b.u8() % 4 == 0).then(|| Price(b.int(scale))),
+            external_mark: (b.u8().is_multiple_of(4)).then(|| Price(b.int(scale))),
         },
         7 => Command::FundingTick { market },
         8 => Command::Cancel {
@@ -195,21 +195,21 @@ fn command(b: &mut Bytes<'_>, seq: u64) -> Command {
         },
         10 => Command::MassCancelAccount {
             account,
-            market: (b.u8() % 2 == 0).then_some(market),
+            market: (b.u8().is_multiple_of(2)).then_some(market),
         },
         11 => Command::InsuranceDeposit {
             amount: Quote(b.int(1_000)),
         },
         // Operator changes while positions are open: every trigger must follow.
-        12 if b.u8() % 4 == 0 => Command::SetRiskParams {
+        12 if b.u8().is_multiple_of(4) => Command::SetRiskParams {
             market,
             params: Box::new(params(b)),
         },
-        13 if b.u8() % 4 == 0 => Command::SetBackstopAccount {
-            account: (b.u8() % 3 != 0).then_some(account),
+        13 if b.u8().is_multiple_of(4) => Command::SetBackstopAccount {
+            account: (!b.u8().is_multiple_of(3)).then_some(account),
         },
         _ => {
-            let kind = if b.u8() % 6 == 0 {
+            let kind = if b.u8().is_multiple_of(6) {
                 OrderKind::Market
             } else {
                 OrderKind::Limit
@@ -231,7 +231,7 @@ fn command(b: &mut Bytes<'_>, seq: u64) -> Command {
                 account,
                 market,
                 client_ref: u64::from(b.u8()),
-                side: if b.u8() % 2 == 0 {
+                side: if b.u8().is_multiple_of(2) {
                     Side::Buy
                 } else {
                     Side::Sell
@@ -240,7 +240,7 @@ fn command(b: &mut Bytes<'_>, seq: u64) -> Command {
                 price: Price(b.int(scale)),
                 qty: Qty(b.int(20)),
                 tif,
-                reduce_only: b.u8() % 8 == 0,
+                reduce_only: b.u8().is_multiple_of(8),
                 stp,
             })
         }

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use cascade_gateway::journal::{
-    encode_record, file_header, recover_with, record_crc, scan, JournalReader, RecoverMode,
+    encode_record, file_header, record_crc, recover_with, scan, JournalReader, RecoverMode,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -64,7 +64,11 @@ fuzz_target!(|data: &[u8]| {
                     let at = usize::try_from(r.offset).expect("small");
                     let mut again = Vec::new();
                     let n = encode_record(&r.command, &mut again);
-                    assert_eq!(&file[at..at + n], &again[..], "record at {at} not canonical");
+                    assert_eq!(
+                        &file[at..at + n],
+                        &again[..],
+                        "record at {at} not canonical"
+                    );
                     records.push(r.command);
                 }
                 Err(_) => failed = true,
@@ -80,7 +84,8 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         let mut again = Vec::new();
-        let rescan = scan(path, |r| again.push(r.command.clone())).expect("a recovered journal scans");
+        let rescan =
+            scan(path, |r| again.push(r.command.clone())).expect("a recovered journal scans");
         assert_eq!(rescan.torn, None, "recovery left a torn tail");
         assert_eq!(rescan.records, recovered.records);
         assert_eq!(again, records[..again.len()], "recovery kept other records");

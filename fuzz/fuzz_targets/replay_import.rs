@@ -36,9 +36,6 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(path, body).expect("the scratch file is writable");
     if let Ok(imported) = import(format, std::slice::from_ref(path)) {
         // What an import produces is a command stream starting at sequence 1.
-        assert!(imported
-            .commands
-            .windows(2)
-            .all(|w| w[0].seq < w[1].seq));
+        assert!(imported.commands.windows(2).all(|w| w[0].seq < w[1].seq));
     }
 });

@@ -38,10 +38,7 @@ fn base() -> &'static Base {
             engine.apply(&cmd);
         }
         let payload = encode_payload(&engine).expect("an engine encodes");
-        let after = from_seed(11, 2048)
-            .into_iter()
-            .map(|s| s.command)
-            .collect();
+        let after = from_seed(11, 2048).into_iter().map(|s| s.command).collect();
         Base { payload, after }
     })
 }
