@@ -302,9 +302,8 @@ impl Engine {
         pool.maintenance > 0 && pool.equity * 1_000_000 < ppm * pool.maintenance
     }
 
-    /// Runs the waterfall for one position.
-    /// Liquidates the account whose position `h` is due. Returns whether it is stuck (see
-    /// `Outcome::stuck`).
+    /// Runs the waterfall for the account whose position `h` is due. Returns whether the
+    /// position it worked on is stuck (see `Outcome::stuck`).
     fn liquidate(&mut self, h: u32) -> bool {
         let p = *self.accounts.get(h);
         let (account, market) = (p.account, p.market);
