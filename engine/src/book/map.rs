@@ -232,11 +232,6 @@ impl U64Map {
 }
 
 impl U64Map {
-    /// Checks the shape of a deserialized map (restored snapshot): a power-of-two table at
-    /// most half full.
-    ///
-    /// # Errors
-    /// A description of the first mismatch.
     /// The stored entries, in bucket order (for checks of a deserialized map).
     pub(crate) fn entries(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
         self.buckets
@@ -245,9 +240,13 @@ impl U64Map {
             .map(|b| (b.key, b.value))
     }
 
-    /// Checks a deserialized map's table against `capacity`: the length, mask and count agree
-    /// with the buckets, and no entry sits further from its home than the probe bound (a
-    /// lookup would miss it) or holds a value of `value_bound` or more.
+    /// Checks the shape of a deserialized map (restored snapshot): a power-of-two table at
+    /// most half full for `capacity`, whose count agrees with its buckets, with a probe bound
+    /// inside the table and no entry further from its home than that bound (a lookup would
+    /// miss it). What the values name is checked by the map's owner.
+    ///
+    /// # Errors
+    /// A description of the first mismatch.
     pub(crate) fn check_shape(&self, capacity: usize) -> Result<(), String> {
         let buckets = self.buckets.len();
         let ok = buckets.is_power_of_two()
