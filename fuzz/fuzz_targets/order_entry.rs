@@ -6,8 +6,12 @@
 //! OUCH messages and the ITCH feed, as the core does. No input may panic anywhere on that
 //! path, and the engine's audit holds after every command.
 //!
-//! The input is a list of messages, each an account pick byte, a length byte and that many
-//! bytes of OUCH message (the last takes what is left).
+//! The native perp channel goes the same way (`native_command` for a trader's own account or
+//! the operator, `native_events` back).
+//!
+//! The input is a list of messages, each a pick byte, a length byte and that many bytes of
+//! message (the last takes what is left). The pick's high bit sends the bytes on the native
+//! channel (the next bit: as the operator), else as OUCH; its low bits pick the account.
 //!
 //! Run on stable: `cargo fuzz run order_entry -s none`.
 #![no_main]
@@ -16,8 +20,11 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use cascade_engine::{AccountId, Command, Engine, Limits, Sequenced};
-use cascade_gateway::codec::map::{Batch, InboundAction, ItchFeed, MarketRegistry, OuchAccount};
-use cascade_gateway::codec::ouch::Inbound;
+use cascade_gateway::codec::map::{
+    native_command, native_events, Batch, InboundAction, ItchFeed, MarketRegistry, NativeOrigin,
+    OuchAccount, Role,
+};
+use cascade_gateway::codec::{native, ouch};
 use cascade_gateway::server::Config;
 use cascade_risk::{Price, Quote};
 use libfuzzer_sys::fuzz_target;
@@ -93,14 +100,32 @@ fuzz_target!(|data: &[u8]| {
         let n = usize::from(*len).min(tail.len());
         let (bytes, next) = tail.split_at(n);
         rest = next;
-        let account = g.accounts[usize::from(*pick) % g.accounts.len()];
-        let Ok(msg) = Inbound::decode(bytes) else {
-            continue;
-        };
+        let account = g.accounts[usize::from(*pick & 0x3f) % g.accounts.len()];
         let ts_ns = engine.last_ts_ns() + 1_000;
-        let table = tables.get_mut(&account).expect("every account has a table");
-        let InboundAction::Submit(command) = table.on_inbound(&msg, &g.registry, ts_ns) else {
-            continue;
+        let mut origin = None;
+        let command = if pick & 0x80 != 0 {
+            let Ok(msg) = native::Inbound::decode(bytes) else {
+                continue;
+            };
+            let role = if pick & 0x40 != 0 {
+                Role::Operator
+            } else {
+                Role::Trader(account)
+            };
+            let Ok(command) = native_command(&msg, role, &g.registry) else {
+                continue;
+            };
+            origin = Some(NativeOrigin::of(&msg));
+            command
+        } else {
+            let Ok(msg) = ouch::Inbound::decode(bytes) else {
+                continue;
+            };
+            let table = tables.get_mut(&account).expect("every account has a table");
+            let InboundAction::Submit(command) = table.on_inbound(&msg, &g.registry, ts_ns) else {
+                continue;
+            };
+            command
         };
         let seq = engine.last_seq() + 1;
         let events = engine
@@ -123,5 +148,6 @@ fuzz_target!(|data: &[u8]| {
             t.on_batch(&batch, &g.registry, &mut |_| {});
         }
         feed.on_batch(&batch, &g.registry, &mut |_| {});
+        native_events(&batch, &g.registry, origin, &mut |_, _| {});
     }
 });
