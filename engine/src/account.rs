@@ -423,13 +423,6 @@ impl Accounts {
                 p.account, p.leverage
             ));
         }
-        if self
-            .heap_meta
-            .iter()
-            .any(|m| m.place != NIL && m.place as usize >= n)
-        {
-            return Err("a trigger heap place past the positions".into());
-        }
         for (at, a) in self.multi.iter().enumerate() {
             let back = self.multi_at.get(*a as usize).copied();
             if back != Some(u32::try_from(at).map_err(|e| e.to_string())?) {

@@ -228,14 +228,22 @@ fn check_triggers(engine: &Engine) -> Result<(), String> {
     }
     for (i, p) in accounts.all_positions().iter().enumerate() {
         let h = u32::try_from(i).map_err(|e| e.to_string())?;
-        let Some(risk) = engine
+        let risk = engine
             .market(crate::MarketId(p.market))
-            .and_then(|m| m.risk.as_ref())
-        else {
+            .and_then(|m| m.risk.as_ref());
+        let (filed_long, filed_short) = risk.map_or((false, false), |r| {
+            (r.longs.contains(meta, h), r.shorts.contains(meta, h))
+        });
+        // A heap place names the position's own entry or nothing: a stale one would send the
+        // next refile of the position to another entry.
+        ensure!(
+            meta[i].place == NIL || filed_long || filed_short,
+            "position {h} keeps heap place {} but is in no heap",
+            meta[i].place
+        );
+        if risk.is_none() {
             continue;
-        };
-        let filed_long = risk.longs.contains(meta, h);
-        let filed_short = risk.shorts.contains(meta, h);
+        }
         let cooling = p.cooldown_until_ns > 0;
         let want = if cooling {
             None

@@ -10,12 +10,13 @@
 //! # Invariants
 //! Before any capacity is given back, a deserialized engine is checked for shape (lengths
 //! against the limits) and for links: every stored index (order slots, levels, position
-//! records, heap places, list heads) is in range, every list is acyclic and holds each record
-//! once, the id and price indexes hold exactly the live orders and indexed levels, and every
-//! market's spec and risk parameters pass the checks of the commands that set them. Past
-//! these, the invariant audit (which the snapshot loader runs next) follows every link
-//! without an index out of range, so bytes forged past a snapshot's checksums are an error,
-//! not a panic; the `snapshot` fuzz target and `gateway/tests/forged_snapshot.rs` hold it.
+//! records, heap handles, list heads) is in range, every position list is acyclic and holds
+//! each record once, the id and price indexes hold exactly the live orders and indexed
+//! levels, and every market's spec and risk parameters pass the checks of the commands that
+//! set them. Past these, the invariant audit (which the snapshot loader runs next, and which
+//! bounds the order-list walks and checks the heap places) follows every link without an
+//! index out of range, so bytes forged past a snapshot's checksums are an error, not a panic;
+//! the `snapshot` fuzz target and `gateway/tests/forged_snapshot.rs` hold it.
 
 use crate::book::NIL;
 use crate::limits::Limits;
@@ -130,26 +131,22 @@ impl Engine {
                 .markets
                 .get(usize::from(o.market))
                 .and_then(Option::as_ref);
-            if market.is_none() || o.account >= limits.accounts_max {
+            let Some(market) = market.filter(|_| o.account < limits.accounts_max) else {
                 return Err(format!("order {} of an unknown market or account", o.id));
-            }
+            };
             // Ids are the sequence numbers of the orders' commands: one above the last would
             // collide with the next order's.
             if o.id > self.last_seq() {
                 return Err(format!("order {} from after the last command", o.id));
             }
-            if o.position as usize >= positions || o.level == NIL {
+            if o.position as usize >= positions || !market.book.has_level_slot(o.level) {
                 return Err(format!("order {} without a position record or level", o.id));
             }
         }
         let capacity = limits.orders_max as usize;
         for m in self.markets.iter().flatten() {
             Self::check_market(m, &limits)?;
-            let levels = slots
-                .iter()
-                .filter(|o| o.id != 0 && o.market == m.spec.id.0)
-                .map(|o| o.level);
-            m.book.check_order_links(capacity, levels)?;
+            m.book.check_level_ends(capacity)?;
             if let Some(r) = m.risk.as_ref() {
                 if r.longs
                     .handles()
@@ -185,7 +182,7 @@ impl Engine {
                     || cascade_risk::num::mul3_i64(r, m.spec.price_max.0, m.spec.quote_per_tick_lot)
                         .is_some()
             });
-            if p.leverage == 0 || p.order_qty_buy < 0 || p.order_qty_sell < 0 || !fits {
+            if p.order_qty_buy < 0 || p.order_qty_sell < 0 || !fits {
                 return Err(format!(
                     "position of account {} in market {} past its bounds",
                     p.account, p.market
@@ -272,5 +269,50 @@ mod tests {
         let mut e = Engine::new(Limits::SMALL);
         e.markets.pop();
         assert!(e.restore_capacities().is_err());
+    }
+
+    /// Found reading the loader: a heap place on a position in no heap passed every check,
+    /// and the position's next refile would have asserted on the entry the place names. The
+    /// audit now refuses it.
+    #[test]
+    fn a_stale_heap_place_fails_the_audit() {
+        let mut e = Engine::new(Limits::SMALL);
+        let cmds = [
+            Command::AddMarket(Box::new(MarketSpec::unit(MarketId(0), "T"))),
+            Command::SetRiskParams {
+                market: MarketId(0),
+                params: Box::new(RiskParams::simple(10_000, 50)),
+            },
+            Command::SetIndexPrice {
+                market: MarketId(0),
+                index: cascade_risk::Price(100),
+                external_mark: None,
+            },
+            Command::Deposit {
+                account: crate::AccountId(1),
+                amount: cascade_risk::Quote(1_000),
+            },
+            Command::Place(crate::NewOrder::limit(1, 0, crate::Side::Buy, 100, 1)),
+        ];
+        for (i, command) in cmds.into_iter().enumerate() {
+            let seq = u64::try_from(i).expect("small") + 1;
+            let events = e.apply(&Sequenced {
+                seq,
+                ts_ns: seq,
+                command,
+            });
+            assert!(
+                !events
+                    .iter()
+                    .any(|ev| matches!(ev, crate::Event::Rejected { .. })),
+                "{events:?}"
+            );
+        }
+        assert_eq!(e.audit(), Ok(()));
+        // The resting buyer's position record is flat: in no heap.
+        let h = e.accounts.find(1, 0).expect("a position record") as usize;
+        e.accounts.heap_meta[h].place = 0;
+        let err = e.audit().expect_err("a stale place");
+        assert!(err.contains("heap place"), "{err}");
     }
 }

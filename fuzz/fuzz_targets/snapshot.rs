@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 
 use cascade_engine::story::{from_seed, LIMITS};
 use cascade_engine::{Command, Engine, Limits, Sequenced};
-use cascade_gateway::snapshot::{decode_payload, encode_payload};
+use cascade_gateway::snapshot::{decode_payload, encode_payload, payload_config};
 use libfuzzer_sys::fuzz_target;
 
 /// The engine after a seeded liquidation story, and the commands of a second story that the
@@ -66,10 +66,7 @@ fuzz_target!(|data: &[u8]| {
             liquidations_per_command_max: next(),
             cooldowns_max: next(),
         };
-        let config = bincode::config::standard()
-            .with_little_endian()
-            .with_variable_int_encoding()
-            .with_no_limit();
+        let config = payload_config();
         let real = bincode::serde::encode_to_vec(LIMITS, config).expect("limits encode");
         let mut p = bincode::serde::encode_to_vec(forged, config).expect("limits encode");
         p.extend_from_slice(&base.payload[real.len()..]);

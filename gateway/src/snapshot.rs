@@ -59,8 +59,10 @@ const PREFIX: &str = "snapshot-";
 const SUFFIX: &str = ".snap";
 
 /// The bincode configuration of the payload, spelled out so a change of bincode's defaults
-/// cannot change the format.
-fn config() -> impl bincode::config::Config {
+/// cannot change the format. Public for tools that build payloads field by field (the
+/// forged-snapshot tests and fuzz target re-encode the limits that lead every payload).
+#[must_use]
+pub fn payload_config() -> impl bincode::config::Config {
     bincode::config::standard()
         .with_little_endian()
         .with_variable_int_encoding()
@@ -281,8 +283,9 @@ pub fn decode(bytes: &[u8]) -> Result<(SnapshotHeader, Engine), SnapshotError> {
 /// The first check that fails. Never panics, whatever the bytes: the `snapshot` fuzz target
 /// feeds it forged payloads.
 pub fn decode_payload(payload: &[u8], seq: Option<u64>) -> Result<Engine, SnapshotError> {
-    let (mut engine, used): (Engine, usize) = bincode::serde::decode_from_slice(payload, config())
-        .map_err(|e| SnapshotError::Codec(e.to_string()))?;
+    let (mut engine, used): (Engine, usize) =
+        bincode::serde::decode_from_slice(payload, payload_config())
+            .map_err(|e| SnapshotError::Codec(e.to_string()))?;
     if used != payload.len() {
         return Err(SnapshotError::Codec(format!(
             "{} bytes left after the engine",
@@ -320,7 +323,8 @@ pub fn decode_payload(payload: &[u8], seq: Option<u64>) -> Result<Engine, Snapsh
 /// # Errors
 /// [`SnapshotError::Codec`] if bincode refuses (it does not for engine state).
 pub fn encode_payload(engine: &Engine) -> Result<Vec<u8>, SnapshotError> {
-    bincode::serde::encode_to_vec(engine, config()).map_err(|e| SnapshotError::Codec(e.to_string()))
+    bincode::serde::encode_to_vec(engine, payload_config())
+        .map_err(|e| SnapshotError::Codec(e.to_string()))
 }
 
 /// Bytes a loaded engine may reserve per byte of its snapshot payload (see `decode_payload`).

@@ -7,7 +7,9 @@
 
 use cascade_engine::story::{from_seed, LIMITS};
 use cascade_engine::{Command, Engine, Limits, Sequenced};
-use cascade_gateway::snapshot::{decode, decode_payload, encode, encode_payload, SnapshotError};
+use cascade_gateway::snapshot::{
+    decode, decode_payload, encode, encode_payload, payload_config, SnapshotError,
+};
 
 /// An engine after a seeded liquidation story (markets with risk, resting orders, positions,
 /// triggers, maybe cooldowns), and the commands of another story to apply after loading.
@@ -127,10 +129,7 @@ fn forged_limits_are_refused_before_anything_is_reserved() {
     let (engine, _) = story_engine();
     let payload = encode_payload(&engine).expect("encodes");
     // `limits` is the engine's first field: re-encode it and keep the rest of the payload.
-    let config = bincode::config::standard()
-        .with_little_endian()
-        .with_variable_int_encoding()
-        .with_no_limit();
+    let config = payload_config();
     let prefix = bincode::serde::encode_to_vec(LIMITS, config).expect("encodes");
     assert_eq!(
         payload[..prefix.len()],

@@ -232,14 +232,6 @@ impl U64Map {
 }
 
 impl U64Map {
-    /// The stored entries, in bucket order (for checks of a deserialized map).
-    pub(crate) fn entries(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
-        self.buckets
-            .iter()
-            .filter(|b| b.key != EMPTY)
-            .map(|b| (b.key, b.value))
-    }
-
     /// Checks the shape of a deserialized map (restored snapshot): a power-of-two table at
     /// most half full for `capacity`, whose count agrees with its buckets, with a probe bound
     /// inside the table and no entry further from its home than that bound (a lookup would

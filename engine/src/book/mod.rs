@@ -454,7 +454,7 @@ impl Book {
     /// Checks that every level slot a deserialized book stores is in range, that each is
     /// either indexed once (on its side, at a positive price, under its key) or free once, and
     /// that the price map holds exactly the indexed levels. The orders' links into the slab are
-    /// checked against the slab by [`Book::check_order_links`].
+    /// checked against the slab by [`Book::check_level_ends`] and the engine.
     fn check_links(&self) -> Result<(), String> {
         let n = self.levels.len();
         let mut seen = vec![false; n];
@@ -499,25 +499,18 @@ impl Book {
         Ok(())
     }
 
-    /// Checks that the levels' FIFO ends name slab slots (`slots` of them) and that each
-    /// order's level is a level of this book (`orders` yields the level of each live order
-    /// resting here).
-    pub(crate) fn check_order_links(
-        &self,
-        slots: usize,
-        mut orders: impl Iterator<Item = u32>,
-    ) -> Result<(), String> {
+    /// Checks that the levels' FIFO ends name slab slots (`slots` of them).
+    pub(crate) fn check_level_ends(&self, slots: usize) -> Result<(), String> {
         let ok = |s: u32| s == NIL || (s as usize) < slots;
         if let Some(l) = self.levels.iter().find(|l| !ok(l.head) || !ok(l.tail)) {
             return Err(format!("level {} links past the slab", l.price));
         }
-        if let Some(l) = orders.find(|l| *l as usize >= self.levels.len()) {
-            return Err(format!(
-                "an order rests on level {l} of {}",
-                self.levels.len()
-            ));
-        }
         Ok(())
+    }
+
+    /// Whether `level` is a level slot of this book (for checks of a deserialized order).
+    pub(crate) fn has_level_slot(&self, level: u32) -> bool {
+        (level as usize) < self.levels.len()
     }
 }
 
